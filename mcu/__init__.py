@@ -1,0 +1,1 @@
+"""The МЦУ pipeline's application package: settings, the Faust app and agents, the CLI."""

@@ -1,0 +1,55 @@
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, read from ``MCU_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="MCU_", env_file=None, extra="ignore")
+
+    var_dir: Path = Field(default=Path("var"), description="state, logs and the embedded store")
+    kafka_brokers: str = Field(default="127.0.0.1:9092", description="comma-separated host:port")
+    kafka_security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL")
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    app_id: str = Field(default="mcu", description="Kafka consumer group and Faust app id")
+    clickhouse_dsn: str | None = Field(
+        default=None, description="chdb://<path> (default <var_dir>/clickhouse) or http(s)://user:pw@host:port/db"
+    )
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    ingest_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP intake")
+    max_record_bytes: int = Field(default=4 * 1024 * 1024, description="largest raw record Kafka is asked to carry")
+    max_text_chars: int = Field(default=20_000, description="longer message text goes to the dead letters")
+    author_hmac_key: SecretStr = Field(
+        default=SecretStr("mcu-development-key-change-me"), description="key for pseudonymising authors"
+    )
+    sink_batch_size: int = Field(default=1000, ge=1)
+    sink_batch_seconds: float = Field(default=1.0, gt=0)
+    commit_interval: float = Field(default=1.0, gt=0, description="seconds between offset commits")
+    log_level: str = "info"
+
+    @field_validator("var_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.resolve()
+
+    @property
+    def resolved_clickhouse_dsn(self) -> str:
+        return self.clickhouse_dsn or f"chdb://{self.var_dir / 'clickhouse'}"
+
+    @property
+    def broker_list(self) -> list[str]:
+        return [b.strip() for b in self.kafka_brokers.split(",") if b.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

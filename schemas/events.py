@@ -1,0 +1,62 @@
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class CaseEventType(StrEnum):
+    REGISTERED = "registered"
+    ASSIGNED = "assigned"
+    FORWARDED = "forwarded"
+    CLARIFICATION_REQUESTED = "clarification_requested"  # waiting for the resident: clock paused
+    CLARIFICATION_RECEIVED = "clarification_received"
+    INTERIM_ANSWER = "interim_answer"
+    ANSWERED = "answered"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    EXTENDED = "extended"
+    REOPENED = "reopened"
+    RATED = "rated"
+    CANCELLED = "cancelled"
+    MERGED = "merged"
+
+
+class CaseEvent(BaseModel):
+    """Something that happened to a case after intake (from a connector or the HTTP API)."""
+
+    event_id: str = Field(min_length=1, description="unique per event; re-delivery keeps it")
+    message_id: str = Field(min_length=1)
+    type: CaseEventType
+    at: datetime
+    actor: str | None = None
+    department: str | None = None
+    settlement: str | None = None
+    new_deadline: datetime | None = None
+    reason: str | None = None
+    rating: int | None = Field(default=None, ge=1, le=5)
+    comment: str | None = None
+    merged_into: str | None = None
+
+
+class SlaEventKind(StrEnum):
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+    MET = "met"
+    STOPPED = "stopped"
+
+
+class SlaEvent(BaseModel):
+    """A timer of a case fired. ``dedup_key`` is the same however often it is re-emitted."""
+
+    dedup_key: str
+    message_id: str
+    kind: SlaEventKind
+    term: str = Field(description="registration|first_response|resolution|forwarding")
+    deadline: datetime
+    share: float = Field(description="share of the term elapsed when it fired, e.g. 0.5, 0.8, 1.0")
+    level: int = Field(default=0, description="escalation level: 0 department, 1 block head, 2 coordinator")
+    block: int = 0
+    department: str = ""
+    settlement: str = ""
+    at: datetime
