@@ -1,0 +1,1 @@
+"""Connectors, the raw-record producer and the normaliser."""

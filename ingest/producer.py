@@ -1,0 +1,85 @@
+"""Publishing raw records with kafka-python: what connectors and `mcu ingest` share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaProducer
+
+from ingest.wire import derive_source_id, encode_headers
+from schemas import Channel, message_id_for
+from schemas.topics import raw_topic
+
+
+def kafka_security(settings: Any) -> dict[str, Any]:
+    """kafka-python connection options matching the MCU_KAFKA_* security settings."""
+    opts: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        opts["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        opts["sasl_plain_username"] = settings.kafka_sasl_username
+        if settings.kafka_sasl_password is not None:
+            opts["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_cafile:
+        opts["ssl_cafile"] = str(settings.kafka_ssl_cafile)
+    return opts
+
+
+class RecordTooLarge(ValueError):
+    pass
+
+
+class RawPublisher:
+    """acks=all and idempotence: a record the broker confirmed is on every in-sync replica."""
+
+    def __init__(self, settings: Any) -> None:
+        self.max_record_bytes: int = settings.max_record_bytes
+        self.failures: list[str] = []
+        self._producer = KafkaProducer(
+            bootstrap_servers=settings.broker_list,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_request_size=self.max_record_bytes + 64 * 1024,
+            retries=2**31 - 1,
+            **kafka_security(settings),
+        )
+
+    def publish(
+        self,
+        channel: Channel | str,
+        body: bytes,
+        *,
+        source_id: str | None = None,
+        received_at: datetime | None = None,
+    ) -> str:
+        """Queue one record; returns its message id. ``flush()`` waits for the broker."""
+        if len(body) > self.max_record_bytes:
+            raise RecordTooLarge(f"{len(body)} bytes, Kafka limit here is {self.max_record_bytes}")
+        channel = Channel(channel)
+        source_id = source_id or derive_source_id(body)
+        message_id = message_id_for(channel.value, source_id)
+        future = self._producer.send(
+            raw_topic(channel),
+            key=message_id.encode(),
+            value=body,
+            headers=encode_headers(channel.value, source_id, received_at, datetime.now(UTC)),
+        )
+        future.add_errback(lambda exc: self.failures.append(f"{source_id}: {exc}"))
+        return message_id
+
+    def flush(self, timeout: float | None = 60) -> None:
+        """Wait for the broker; raise if any record queued so far was not stored."""
+        self._producer.flush(timeout=timeout)
+        if self.failures:
+            raise RuntimeError(f"{len(self.failures)} record(s) not delivered, first: {self.failures[0]}")
+
+    def close(self) -> None:
+        self._producer.flush()
+        self._producer.close()
+
+    def __enter__(self) -> RawPublisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,38 @@
+"""Read a whole topic from the beginning to its current end, without joining a consumer group."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from ingest.producer import kafka_security
+
+
+def read_topic(settings: Any, topic: str, timeout_s: float = 10.0) -> Iterator[Any]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.broker_list,
+        enable_auto_commit=False,
+        group_id=None,
+        max_partition_fetch_bytes=settings.max_record_bytes * 2,
+        fetch_max_bytes=settings.max_record_bytes * 4,
+        **kafka_security(settings),
+    )
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if end[tp] > 0}
+        while remaining:
+            batch = consumer.poll(timeout_ms=int(timeout_s * 1000))
+            if not batch:
+                break
+            for tp, records in batch.items():
+                yield from records
+                if consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+    finally:
+        consumer.close()

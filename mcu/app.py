@@ -1,0 +1,59 @@
+"""The one Faust app every worker runs; agents live in mcu/agents and stay thin."""
+
+import ssl
+
+import faust
+
+from mcu.settings import Settings, get_settings
+from schemas import topics
+
+
+def _credentials(s: Settings) -> faust.auth.Credentials | ssl.SSLContext | None:
+    protocol = s.kafka_security_protocol.upper()
+    context = ssl.create_default_context(cafile=str(s.kafka_ssl_cafile) if s.kafka_ssl_cafile else None)
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=s.kafka_sasl_username,
+            password=s.kafka_sasl_password.get_secret_value() if s.kafka_sasl_password else None,
+            mechanism=s.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=context if protocol == "SASL_SSL" else None,
+        )
+    if protocol == "SSL":
+        return context
+    return None
+
+
+def create_app(s: Settings) -> faust.App:
+    return faust.App(
+        s.app_id,
+        broker=[f"kafka://{b}" for b in s.broker_list],
+        broker_credentials=_credentials(s),
+        store="memory://",
+        datadir=str(s.var_dir / "faust"),
+        autodiscover=False,
+        topic_partitions=s.topic_partitions,
+        topic_replication_factor=s.topic_replication_factor,
+        producer_acks=-1,
+        producer_max_request_size=s.max_record_bytes * 2,
+        consumer_max_fetch_size=s.max_record_bytes * 2,
+        broker_commit_interval=s.commit_interval,
+        consumer_auto_offset_reset="earliest",
+        web_bind=s.web_host,
+        web_host=s.web_host,
+        web_port=s.web_port,
+        web_in_thread=False,
+        logging_config=None,
+    )
+
+
+settings = get_settings()
+app = create_app(settings)
+
+# Records travel as JSON bytes and are validated by pydantic in the stage itself, so that a bad
+# record becomes a dead letter with a reason instead of a deserialisation crash inside Faust.
+raw_topics = app.topic(*topics.RAW_TOPICS, key_type=bytes, value_type=bytes, value_serializer="raw")
+normalized_topic = app.topic(topics.MESSAGES_NORMALIZED, value_serializer="raw", key_serializer="raw")
+cases_topic = app.topic(topics.CASES, value_serializer="raw", key_serializer="raw")
+case_events_topic = app.topic(topics.CASE_EVENTS, value_serializer="raw", key_serializer="raw")
+sla_events_topic = app.topic(topics.SLA_EVENTS, value_serializer="raw", key_serializer="raw")
+dlq_topic = app.topic(topics.DLQ, value_serializer="raw", key_serializer="raw")

@@ -1,0 +1,21 @@
+"""The `mcu` command line: one entry point for the worker, intake, dead letters and tools."""
+
+import logging
+
+import click
+
+from mcu.commands.dlq import dlq
+from mcu.commands.ingest import ingest
+from mcu.commands.schemas_export import schemas_group
+from mcu.commands.service import counts, db, demo, worker
+
+
+@click.group()
+@click.option("--log-level", default="warning", show_default=True, help="Python logging level of the CLI")
+def main(log_level: str) -> None:
+    """МЦУ Туапсинского округа: потоковая обработка обращений жителей."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+for command in (worker, ingest, dlq, schemas_group, db, demo, counts):
+    main.add_command(command)

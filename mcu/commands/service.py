@@ -1,0 +1,104 @@
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+import httpx
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from ingest.producer import RawPublisher
+from mcu.commands.ingest import publish_lines
+from mcu.settings import get_settings
+
+DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic-messages.jsonl"
+
+
+@click.command()
+def worker() -> None:
+    """Run a pipeline worker (all stages; start more for more partitions)."""
+    settings = get_settings()
+    import mcu.agents
+    import mcu.web  # noqa: F401  (registers the HTTP views)
+    from mcu.agents.sink import store
+    from mcu.app import app
+
+    # Migrate before consuming: a store that cannot be opened should stop the start, loudly.
+    store.open_sync()
+    sys.argv = ["mcu", "worker", "--loglevel", settings.log_level]
+    app.main()
+
+
+@click.group()
+def db() -> None:
+    """The ClickHouse store."""
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations (with chdb:// only while no worker holds the store)."""
+    from sinks.clickhouse.client import connect
+    from sinks.clickhouse.migrate import migrate
+
+    applied = migrate(connect(get_settings().resolved_clickhouse_dsn))
+    click.echo("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
+
+
+def _worker_url(path: str) -> str:
+    s = get_settings()
+    return f"http://{s.web_host}:{s.web_port}{path}"
+
+
+def _stage_counts(metrics_text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        if line.startswith("mcu_stage_processed_total{"):
+            stage = line.split('stage="', 1)[1].split('"', 1)[0]
+            out[stage] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def _snapshot(client: httpx.Client) -> Table:
+    counts = client.get(_worker_url("/counts")).json()
+    stages = _stage_counts(client.get(_worker_url("/metrics")).text)
+    table = Table(title="МЦУ: обработка обращений (живой счётчик)")
+    table.add_column("что")
+    table.add_column("сколько", justify="right")
+    for stage in ("normalize", "enrich", "sink"):
+        table.add_row(f"этап {stage}: обработано", f"{stages.get(stage, 0):.0f}")
+    table.add_row("обращений в ClickHouse", str(counts["cases"]))
+    table.add_row("без поселения (unresolved)", str(counts["unresolved_settlement"]))
+    table.add_row("в очереди ошибок (dead letters)", str(counts["dead_letters"]))
+    return table
+
+
+@click.command()
+@click.option(
+    "--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEMO_FILE
+)
+@click.option("--channel", default="webform", show_default=True)
+@click.option("--watch", default=20.0, show_default=True, help="seconds to show the live counts")
+def demo(path: Path, channel: str, watch: float) -> None:
+    """Publish a small batch of SYNTHETIC messages and watch them flow through the worker."""
+    with RawPublisher(get_settings()) as publisher, path.open("rb") as fh:
+        sent, _ = publish_lines(fh, channel, publisher)
+    click.echo(f"опубликовано {sent} синтетических обращений в raw.{channel} (файл {path.name})")
+    with httpx.Client(timeout=5) as client, Live(console=Console(), refresh_per_second=2) as live:
+        until = time.monotonic() + watch
+        while time.monotonic() < until:
+            try:
+                live.update(_snapshot(client))
+            except httpx.HTTPError as exc:
+                live.update(Table(title=f"worker not answering yet: {exc}"))
+            time.sleep(1)
+
+
+@click.command()
+def counts() -> None:
+    """Ask the running worker what is in the store."""
+    try:
+        click.echo(json.dumps(httpx.get(_worker_url("/counts"), timeout=10).json(), ensure_ascii=False))
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"worker at {_worker_url('/counts')} does not answer: {exc}") from exc

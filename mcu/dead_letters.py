@@ -1,0 +1,36 @@
+from datetime import UTC, datetime
+
+from faust.types import EventT
+
+from mcu.app import dlq_topic
+from mcu.metrics import DEAD_LETTERS, STAGE_FAILED
+from schemas import DeadLetter
+
+
+def dead_letter_for(event: EventT, stage: str, reason: str, error: str) -> DeadLetter:
+    msg = event.message
+    raw = msg.value if isinstance(msg.value, bytes) else event.value
+    if not isinstance(raw, bytes):
+        raw = str(raw).encode("utf-8", "replace")
+    key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else None
+    return DeadLetter(
+        reason=reason,
+        error=error[:2000],
+        stage=stage,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        key=key,
+        original_b64=DeadLetter.encode(raw),
+        at=datetime.now(UTC),
+    )
+
+
+async def send_dead_letter(event: EventT, stage: str, reason: str, error: str) -> None:
+    """Park the record with why it failed; the stream goes on with the next one."""
+    letter = dead_letter_for(event, stage, reason, error)
+    DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
+    STAGE_FAILED.labels(stage=stage).inc()
+    await dlq_topic.send(
+        key=letter.key.encode() if letter.key else None, value=letter.model_dump_json().encode()
+    )

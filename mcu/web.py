@@ -1,0 +1,117 @@
+"""The worker's HTTP face: intake, health, counts and Prometheus metrics."""
+
+import hmac
+import logging
+from datetime import UTC, datetime
+
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ingest.normalize import Rejected, normalize_record
+from ingest.wire import derive_source_id, encode_headers
+from mcu.agents.sink import store
+from mcu.app import app, settings
+from mcu.metrics import CONSUMER_LAG, WORKER_ASSIGNED, WORKER_REBALANCING
+from schemas import Channel, message_id_for
+from schemas.topics import raw_topic
+
+log = logging.getLogger(__name__)
+_raw_topics = {c: app.topic(raw_topic(c), value_serializer="raw", key_serializer="raw") for c in Channel}
+_author_key = settings.author_hmac_key.get_secret_value().encode()
+
+
+def _authorized(request: Request) -> bool:
+    token = settings.ingest_token
+    if token is None:
+        return False
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+
+
+@app.page("/ingest/{channel}")
+class Intake(View):
+    """POST a channel's JSON payload; 202 once the broker has it, 4xx saying what is wrong."""
+
+    async def post(self, request: Request, channel: str) -> Response:
+        if settings.ingest_token is None:
+            return self.json({"error": "intake is disabled: set MCU_INGEST_TOKEN"}, status=503)
+        if not _authorized(request):
+            return self.json({"error": "missing or wrong bearer token"}, status=401)
+        if channel not in Channel.__members__.values():
+            known = ", ".join(c.value for c in Channel)
+            return self.json({"error": f"unknown channel {channel!r}; known: {known}"}, status=404)
+        length = request.content_length
+        if length is not None and length > settings.max_payload_bytes:
+            return self.json(
+                {"error": f"body of {length} bytes, limit {settings.max_payload_bytes}"}, status=413
+            )
+        body = await request.read()
+        source_id = request.headers.get("X-Source-Id") or derive_source_id(body)
+        try:
+            message = normalize_record(
+                body,
+                {},
+                raw_topic(channel),
+                max_bytes=settings.max_payload_bytes,
+                author_key=_author_key,
+                max_text_chars=settings.max_text_chars,
+            )
+        except Rejected as rej:
+            status = 413 if rej.reason == "too_large" else 400
+            return self.json({"error": rej.detail, "reason": rej.reason}, status=status)
+        message_id = message_id_for(channel, source_id)
+        now = datetime.now(UTC)
+        fut = await _raw_topics[Channel(channel)].send(
+            key=message_id.encode(),
+            value=body,
+            headers=encode_headers(channel, source_id, message.created_at, now),
+        )
+        await fut
+        return self.json({"message_id": message_id, "source_id": source_id}, status=202)
+
+
+@app.page("/health")
+class Health(View):
+    async def get(self, request: Request) -> Response:
+        assigned = len(app.consumer.assignment()) if app.consumer else 0
+        body = {"status": "ok", "rebalancing": bool(app.rebalancing), "assigned_partitions": assigned}
+        return self.json(body, status=200)
+
+
+@app.page("/counts")
+class Counts(View):
+    """Rows in the store as analysts see them (deduplicated); the demo's live view uses it."""
+
+    async def get(self, request: Request) -> Response:
+        rows = await store.query(
+            "SELECT (SELECT count() FROM cases FINAL), (SELECT count() FROM dead_letters FINAL),"
+            " (SELECT countIf(settlement = 'unresolved') FROM cases FINAL)"
+        )
+        cases, dead, unresolved = rows[0]
+        return self.json({"cases": cases, "dead_letters": dead, "unresolved_settlement": unresolved})
+
+
+@app.page("/metrics")
+class Metrics(View):
+    async def get(self, request: Request) -> Response:
+        return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@app.timer(interval=5.0)
+async def _observe_consumer() -> None:
+    consumer = app.consumer
+    WORKER_REBALANCING.set(1 if app.rebalancing else 0)
+    assignment = consumer.assignment()
+    WORKER_ASSIGNED.set(len(assignment))
+    # Faust keeps the committed offsets privately; reading them beats a second admin client per tick.
+    committed = getattr(consumer, "_committed_offset", {})
+    for tp in assignment:
+        try:
+            high = consumer.highwater(tp)
+        except Exception:
+            continue
+        done = committed.get(tp)
+        if high is not None:
+            CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                max(high - ((done or -1) + 1), 0)
+            )

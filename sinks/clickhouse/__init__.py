@@ -1,0 +1,1 @@
+"""The ClickHouse store: connection, versioned migrations, row mapping and the batch writer."""

@@ -1,0 +1,85 @@
+"""Versioned schema migrations, applied in order and recorded, the same on chdb:// and http://."""
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from clickhouse_connect.driver.client import Client
+
+log = logging.getLogger(__name__)
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version UInt32,
+    name String,
+    checksum String,
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY version
+"""
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+    def statements(self) -> list[str]:
+        body = "\n".join(line for line in self.sql.splitlines() if not line.lstrip().startswith("--"))
+        return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
+
+
+def available() -> list[Migration]:
+    folder = resources.files("sinks.clickhouse") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        m = _NAME.match(entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(versions) != len(set(versions)):
+        raise RuntimeError(f"two migration files share a version in {folder}: {sorted(versions)}")
+    return sorted(found, key=lambda m: m.version)
+
+
+def applied(client: Client) -> dict[int, str]:
+    client.command(LEDGER_DDL)
+    rows = client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows
+    return {int(v): str(c) for v, c in rows}
+
+
+def migrate(client: Client) -> list[str]:
+    """Apply what is not applied yet; return the names applied now.
+
+    Statements are written IF NOT EXISTS, so a crash half-way through a file is repaired by
+    simply running the file again.
+    """
+    done = applied(client)
+    newly: list[str] = []
+    for mig in available():
+        if mig.version in done:
+            if done[mig.version] != mig.checksum:
+                log.warning("migration %s changed after it was applied (checksum differs)", mig.name)
+            continue
+        for statement in mig.statements():
+            client.command(statement)
+        client.insert(
+            "schema_migrations",
+            [[mig.version, mig.name, mig.checksum]],
+            column_names=["version", "name", "checksum"],
+            settings={"async_insert": 0},
+        )
+        newly.append(mig.name)
+        log.info("applied migration %s", mig.name)
+    return newly
