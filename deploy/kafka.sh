@@ -1,0 +1,355 @@
+#!/usr/bin/env bash
+# Local Apache Kafka 4.x broker (KRaft, one combined broker+controller node) for development,
+# tests and CI, started from the official jars on Maven Central: no tarball, no Docker.
+#
+# Usage: deploy/kafka.sh fetch|start|stop|kill|restart|status|logs [-f] [N]
+#   fetch    resolve org.apache.kafka:kafka_2.13 and its runtime jars with Maven into the cache
+#            (does nothing when the cache is complete)
+#   start    fetch if needed, format KRaft storage once, start in the background and wait until the
+#            broker accepts clients; already running -> says so, exit 0
+#   stop     SIGTERM, wait for a clean exit (MCU_KAFKA_STOP_TIMEOUT, 30 s), then SIGKILL
+#   kill     SIGKILL at once (fault tests: an unclean broker death)
+#   restart  stop + start (data is kept)
+#   status   exit 0 if running and accepting clients, 1 otherwise
+#   logs     tail the server log (-f to follow; N lines, default 100)
+#
+# Environment (all optional):
+#   MCU_KAFKA_VERSION          Kafka version on Maven Central (4.4.0)
+#   MCU_KAFKA_CACHE            jar cache ($HOME/.cache/mcu/kafka/<version>)
+#   MCU_KAFKA_PORT             client listener on 127.0.0.1 (9092)
+#   MCU_KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1 (9093)
+#   MCU_VAR_DIR                state root; the broker uses <it>/kafka/{data,logs,config,kafka.pid}.
+#                              Unset -> <repo root>/var. A relative value is taken relative to the
+#                              current directory, as the Python settings (mcu/settings.py) do.
+#   MCU_KAFKA_HEAP             JVM heap flags ("-Xmx512m -Xms256m")
+#   MCU_KAFKA_START_TIMEOUT    seconds to wait for the broker to accept clients (90)
+#   MCU_KAFKA_STOP_TIMEOUT     seconds to wait for a clean exit before SIGKILL (30)
+#   MCU_KAFKA_EXTRA_PROPERTIES file whose lines are appended to the generated server.properties
+#   JAVA_HOME                  Java 17+ to use (else `java` on PATH); Maven's `mvn` must be on PATH
+# Everything else (the cache aside) lives under the var dir, so two brokers with different ports and
+# var dirs can run side by side.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+
+VERSION="${MCU_KAFKA_VERSION:-4.4.0}"
+CACHE="${MCU_KAFKA_CACHE:-$HOME/.cache/mcu/kafka/$VERSION}"
+PORT="${MCU_KAFKA_PORT:-9092}"
+CTRL_PORT="${MCU_KAFKA_CONTROLLER_PORT:-9093}"
+HEAP="${MCU_KAFKA_HEAP:--Xmx512m -Xms256m}"
+START_TIMEOUT="${MCU_KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT="${MCU_KAFKA_STOP_TIMEOUT:-30}"
+# Pinned so that a fresh machine resolves exactly what was tested (Maven 3.8's default is 2.8).
+DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.9.0"
+# The pipeline carries records up to 4 MiB plus dead letters wrapping them.
+MAX_MESSAGE_BYTES=8388608
+
+if [[ -n "${MCU_VAR_DIR:-}" ]]; then
+    VAR_DIR="$(mkdir -p "$MCU_VAR_DIR" && cd "$MCU_VAR_DIR" && pwd)"
+else
+    VAR_DIR="$REPO_ROOT/var"
+fi
+KDIR="$VAR_DIR/kafka"
+DATA_DIR="$KDIR/data"
+LOG_DIR="$KDIR/logs"
+CONF_DIR="$KDIR/config"
+PID_FILE="$KDIR/kafka.pid"
+SERVER_LOG="$LOG_DIR/server.log"
+JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+
+say() { printf 'kafka.sh: %s\n' "$*"; }
+die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- fetch
+cache_complete() { [[ -f "$CACHE/complete" && -d "$CACHE/lib" ]]; }
+
+fetch() {
+    if cache_complete; then
+        return 0
+    fi
+    command -v mvn >/dev/null || die "mvn (Maven) is not on PATH"
+    mkdir -p "$(dirname "$CACHE")"
+    # Download into a private folder and rename at the end: a concurrent fetch or an interrupted
+    # one never leaves a half-filled cache that looks complete.
+    local tmp
+    tmp="$(mktemp -d "$CACHE.tmp.XXXXXX")"
+    trap 'rm -rf "$tmp"' EXIT
+    cat >"$tmp/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>mcu.local</groupId><artifactId>kafka-runtime</artifactId><version>0</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+    say "fetching org.apache.kafka:kafka_2.13:$VERSION and its runtime jars into $CACHE"
+    # Maven's output goes to a file and is shown only on failure (its -q still prints colour codes).
+    mvn -q -B -f "$tmp/pom.xml" "$DEP_PLUGIN:copy-dependencies" \
+        -DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1 \
+        || { tail -n 30 "$tmp/mvn.log" >&2; die "Maven could not resolve kafka_2.13:$VERSION"; }
+    # Apache's tarball ships the SLF4J -> log4j2 binding, the POM does not: without it the broker
+    # logs nothing. The binding must match the slf4j-api line Kafka pulls (1.7 vs 2.x) and the
+    # log4j-core version.
+    local slf4j log4j binding
+    slf4j="$(cd "$tmp/lib" && ls slf4j-api-*.jar 2>/dev/null | head -n1 | sed -E 's/^slf4j-api-(.*)\.jar$/\1/')"
+    log4j="$(cd "$tmp/lib" && ls log4j-core-*.jar 2>/dev/null | head -n1 | sed -E 's/^log4j-core-(.*)\.jar$/\1/')"
+    [[ -n "$slf4j" && -n "$log4j" ]] || die "slf4j-api or log4j-core missing from Kafka's dependencies"
+    if [[ "$slf4j" == 1.* ]]; then binding=log4j-slf4j-impl; else binding=log4j-slf4j2-impl; fi
+    mvn -q -B -f "$tmp/pom.xml" "$DEP_PLUGIN:copy" \
+        -Dartifact="org.apache.logging.log4j:$binding:$log4j" -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1 \
+        || { tail -n 30 "$tmp/mvn.log" >&2; die "Maven could not resolve org.apache.logging.log4j:$binding:$log4j"; }
+    [[ -f "$tmp/lib/kafka_2.13-$VERSION.jar" ]] || die "kafka_2.13-$VERSION.jar was not downloaded"
+    (cd "$tmp/lib" && ls) >"$tmp/complete"
+    rm -f "$tmp/pom.xml" "$tmp/mvn.log"
+    trap - EXIT
+    if mv -T "$tmp" "$CACHE" 2>/dev/null; then
+        say "cached $(wc -l <"$CACHE/complete") jars (slf4j $slf4j, $binding $log4j)"
+    else
+        # Another fetch finished first; its cache is as good as ours.
+        rm -rf "$tmp"
+        cache_complete || die "could not move the jars into $CACHE"
+    fi
+}
+
+# ---------------------------------------------------------------- process helpers
+read_pid() { [[ -f "$PID_FILE" ]] && tr -dc '0-9' <"$PID_FILE" || true; }
+
+# The pid is ours only if it is alive and is a kafka.Kafka started with OUR config: a stale pid
+# file may name a process that reused the number.
+our_pid() {
+    local pid
+    pid="$(read_pid)"
+    [[ -n "$pid" ]] || return 1
+    [[ -r "/proc/$pid/cmdline" ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "kafka.Kafka $CONF_DIR/server.properties" || return 1
+    printf '%s\n' "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ---------------------------------------------------------------- config
+write_config() {
+    mkdir -p "$DATA_DIR" "$LOG_DIR" "$CONF_DIR"
+    cat >"$CONF_DIR/server.properties" <<EOF
+# Generated by deploy/kafka.sh on every start; edits here are lost (use MCU_KAFKA_EXTRA_PROPERTIES).
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CTRL_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CTRL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$DATA_DIR
+
+# One node: every internal topic must live with a single replica.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+default.replication.factor=1
+min.insync.replicas=1
+
+# Development conveniences: no wait for more group members, topics appear on first use.
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+num.partitions=4
+
+# Records up to 4 MiB and dead letters that wrap them.
+message.max.bytes=$MAX_MESSAGE_BYTES
+replica.fetch.max.bytes=$MAX_MESSAGE_BYTES
+EOF
+    if [[ -n "${MCU_KAFKA_EXTRA_PROPERTIES:-}" ]]; then
+        [[ -f "$MCU_KAFKA_EXTRA_PROPERTIES" ]] || die "MCU_KAFKA_EXTRA_PROPERTIES=$MCU_KAFKA_EXTRA_PROPERTIES is not a file"
+        { echo; echo "# from $MCU_KAFKA_EXTRA_PROPERTIES"; cat "$MCU_KAFKA_EXTRA_PROPERTIES"; } >>"$CONF_DIR/server.properties"
+    fi
+    # One rolling server.log instead of the tarball's five files: easier to tail in fault tests.
+    cat >"$CONF_DIR/log4j2.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="warn">
+  <Appenders>
+    <RollingFile name="server" fileName="$SERVER_LOG" filePattern="$LOG_DIR/server.log.%i" append="true">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+      <Policies><SizeBasedTriggeringPolicy size="50 MB"/></Policies>
+      <DefaultRolloverStrategy max="3"/>
+    </RollingFile>
+  </Appenders>
+  <Loggers>
+    <Root level="info"><AppenderRef ref="server"/></Root>
+    <Logger name="org.apache.kafka.clients" level="warn"/>
+    <Logger name="kafka.request.logger" level="warn"/>
+  </Loggers>
+</Configuration>
+EOF
+}
+
+# A Kafka Uuid is 16 random bytes in URL-safe base64 without padding (22 chars); making it here
+# saves a JVM start for `StorageTool random-uuid`.
+new_cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+
+format_storage() {
+    [[ -f "$DATA_DIR/meta.properties" ]] && return 0
+    local id
+    id="$(new_cluster_id)"
+    say "formatting KRaft storage in $DATA_DIR (cluster id $id)"
+    "$JAVA" -cp "$CACHE/lib/*" -Dlog4j2.configurationFile="$CONF_DIR/log4j2.xml" \
+        kafka.tools.StorageTool format -t "$id" -c "$CONF_DIR/server.properties" \
+        >>"$LOG_DIR/format.out" 2>&1 \
+        || { tail -n 30 "$LOG_DIR/format.out" >&2; die "formatting the storage failed"; }
+}
+
+# ---------------------------------------------------------------- commands
+lock() {
+    mkdir -p "$KDIR"
+    exec 9>"$KDIR/.lock"
+    flock 9
+}
+
+start() {
+    fetch
+    lock
+    local pid
+    if pid="$(our_pid)"; then
+        if port_open "$PORT"; then
+            say "already running (pid $pid, 127.0.0.1:$PORT)"
+            return 0
+        fi
+        say "pid $pid is running but not accepting yet; waiting"
+        wait_ready "$pid" 0
+        return 0
+    fi
+    rm -f "$PID_FILE"
+    port_open "$PORT" && die "127.0.0.1:$PORT is already taken by another process"
+    port_open "$CTRL_PORT" && die "127.0.0.1:$CTRL_PORT is already taken by another process"
+    command -v "$JAVA" >/dev/null || die "java not found (set JAVA_HOME)"
+    write_config
+    format_storage
+    local offset=0
+    [[ -f "$SERVER_LOG" ]] && offset="$(stat -c %s "$SERVER_LOG")"
+    printf '\n=== %s start (port %s) ===\n' "$(date -u +%FT%TZ)" "$PORT" >>"$LOG_DIR/kafka.out"
+    # setsid+nohup: the broker outlives the shell (and pytest) that started it; 9>&- keeps our lock
+    # out of the broker, or the next start/stop would wait on it forever.
+    # shellcheck disable=SC2086  # HEAP is a list of flags
+    setsid nohup "$JAVA" $HEAP -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+        -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+        -Dkafka.logs.dir="$LOG_DIR" -Dlog4j2.configurationFile="$CONF_DIR/log4j2.xml" \
+        -cp "$CACHE/lib/*" kafka.Kafka "$CONF_DIR/server.properties" \
+        >>"$LOG_DIR/kafka.out" 2>&1 </dev/null 9>&- &
+    pid=$!
+    echo "$pid" >"$PID_FILE"
+    wait_ready "$pid" "$offset"
+}
+
+# Ready = the listener accepts TCP AND this run's log says the server finished starting (the port
+# alone opens before the broker has caught up with the metadata log and can serve requests).
+wait_ready() {
+    local pid="$1" offset="$2" started_at=$SECONDS
+    while ((SECONDS - started_at < START_TIMEOUT)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$PID_FILE"
+            print_tail
+            die "the broker exited during start-up (see $SERVER_LOG and $LOG_DIR/kafka.out)"
+        fi
+        if port_open "$PORT" && tail -c +"$((offset + 1))" "$SERVER_LOG" 2>/dev/null \
+            | grep -q 'Kafka Server started'; then
+            say "running (pid $pid, 127.0.0.1:$PORT, ready in $((SECONDS - started_at)) s)"
+            return 0
+        fi
+        sleep 0.25
+    done
+    print_tail
+    die "the broker did not accept clients within ${START_TIMEOUT} s (pid $pid still running; see $SERVER_LOG)"
+}
+
+print_tail() {
+    {
+        echo "---- last lines of $SERVER_LOG ----"
+        tail -n 40 "$SERVER_LOG" 2>/dev/null || true
+        echo "---- last lines of $LOG_DIR/kafka.out ----"
+        tail -n 20 "$LOG_DIR/kafka.out" 2>/dev/null || true
+    } >&2
+}
+
+stop() {
+    lock
+    local pid
+    if ! pid="$(our_pid)"; then
+        rm -f "$PID_FILE"
+        say "not running"
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    local started_at=$SECONDS
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS - started_at < STOP_TIMEOUT)); do
+        sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "no clean exit after ${STOP_TIMEOUT} s; sending SIGKILL to $pid"
+        kill -KILL "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
+    rm -f "$PID_FILE"
+    say "stopped (pid $pid, $((SECONDS - started_at)) s)"
+}
+
+kill_broker() {
+    lock
+    local pid
+    if ! pid="$(our_pid)"; then
+        rm -f "$PID_FILE"
+        say "not running"
+        return 0
+    fi
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    rm -f "$PID_FILE"
+    say "killed (SIGKILL, pid $pid)"
+}
+
+status() {
+    local pid
+    if pid="$(our_pid)"; then
+        if port_open "$PORT"; then
+            say "running (pid $pid, accepting on 127.0.0.1:$PORT, state in $KDIR)"
+            return 0
+        fi
+        say "pid $pid is alive but 127.0.0.1:$PORT does not accept connections"
+        return 1
+    fi
+    say "not running (state in $KDIR)"
+    return 1
+}
+
+logs() {
+    local follow="" lines=100 arg
+    for arg in "$@"; do
+        case "$arg" in
+            -f) follow=1 ;;
+            *[!0-9]*) die "logs takes [-f] [N]" ;;
+            *) lines="$arg" ;;
+        esac
+    done
+    [[ -f "$SERVER_LOG" ]] || die "no log yet at $SERVER_LOG"
+    if [[ -n "$follow" ]]; then exec tail -n "$lines" -F "$SERVER_LOG"; fi
+    tail -n "$lines" "$SERVER_LOG"
+}
+
+cmd="${1:-}"
+[[ $# -gt 0 ]] && shift
+case "$cmd" in
+    fetch) fetch; say "jars ready in $CACHE/lib" ;;
+    start) start ;;
+    stop) stop ;;
+    kill) kill_broker ;;
+    restart) stop; start ;;
+    status) status ;;
+    logs) logs "$@" ;;
+    *) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
