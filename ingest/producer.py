@@ -34,6 +34,7 @@ class RawPublisher:
 
     def __init__(self, settings: Any) -> None:
         self.max_record_bytes: int = settings.max_record_bytes
+        self.topic_prefix: str = settings.topic_prefix
         self.failures: list[str] = []
         self._producer = KafkaProducer(
             bootstrap_servers=settings.broker_list,
@@ -60,7 +61,7 @@ class RawPublisher:
         source_id = source_id or derive_source_id(body)
         message_id = message_id_for(channel.value, source_id)
         future = self._producer.send(
-            raw_topic(channel),
+            self.topic_prefix + raw_topic(channel),
             key=message_id.encode(),
             value=body,
             headers=encode_headers(channel.value, source_id, received_at, datetime.now(UTC)),

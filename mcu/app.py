@@ -3,12 +3,13 @@
 import ssl
 
 import faust
+from faust.types.auth import CredentialsT
 
 from mcu.settings import Settings, get_settings
 from schemas import topics
 
 
-def _credentials(s: Settings) -> faust.auth.Credentials | ssl.SSLContext | None:
+def _credentials(s: Settings) -> CredentialsT | ssl.SSLContext | None:
     protocol = s.kafka_security_protocol.upper()
     context = ssl.create_default_context(cafile=str(s.kafka_ssl_cafile) if s.kafka_ssl_cafile else None)
     if protocol.startswith("SASL"):
@@ -51,9 +52,17 @@ app = create_app(settings)
 
 # Records travel as JSON bytes and are validated by pydantic in the stage itself, so that a bad
 # record becomes a dead letter with a reason instead of a deserialisation crash inside Faust.
-raw_topics = app.topic(*topics.RAW_TOPICS, key_type=bytes, value_type=bytes, value_serializer="raw")
-normalized_topic = app.topic(topics.MESSAGES_NORMALIZED, value_serializer="raw", key_serializer="raw")
-cases_topic = app.topic(topics.CASES, value_serializer="raw", key_serializer="raw")
-case_events_topic = app.topic(topics.CASE_EVENTS, value_serializer="raw", key_serializer="raw")
-sla_events_topic = app.topic(topics.SLA_EVENTS, value_serializer="raw", key_serializer="raw")
-dlq_topic = app.topic(topics.DLQ, value_serializer="raw", key_serializer="raw")
+
+
+def bytes_topic(*names: str) -> faust.TopicT:
+    return app.topic(
+        *(settings.topic_prefix + n for n in names), value_serializer="raw", key_serializer="raw"
+    )
+
+
+raw_topics = bytes_topic(*topics.RAW_TOPICS)
+normalized_topic = bytes_topic(topics.MESSAGES_NORMALIZED)
+cases_topic = bytes_topic(topics.CASES)
+case_events_topic = bytes_topic(topics.CASE_EVENTS)
+sla_events_topic = bytes_topic(topics.SLA_EVENTS)
+dlq_topic = bytes_topic(topics.DLQ)

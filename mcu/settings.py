@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    topic_prefix: str = Field(default="", description="prepended to every topic name (environments, tests)")
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
     app_id: str = Field(default="mcu", description="Kafka consumer group and Faust app id")

@@ -10,13 +10,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ingest.normalize import Rejected, normalize_record
 from ingest.wire import derive_source_id, encode_headers
 from mcu.agents.sink import store
-from mcu.app import app, settings
+from mcu.app import app, bytes_topic, settings
 from mcu.metrics import CONSUMER_LAG, WORKER_ASSIGNED, WORKER_REBALANCING
 from schemas import Channel, message_id_for
 from schemas.topics import raw_topic
 
 log = logging.getLogger(__name__)
-_raw_topics = {c: app.topic(raw_topic(c), value_serializer="raw", key_serializer="raw") for c in Channel}
+_raw_topics = {c: bytes_topic(raw_topic(c)) for c in Channel}
 _author_key = settings.author_hmac_key.get_secret_value().encode()
 
 

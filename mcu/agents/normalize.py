@@ -20,7 +20,7 @@ async def normalize_agent(stream):  # type: ignore[no-untyped-def]
             message = normalize_record(
                 value,
                 decode_headers(msg.headers),
-                msg.topic,
+                msg.topic.removeprefix(settings.topic_prefix),
                 max_bytes=settings.max_payload_bytes,
                 author_key=_author_key,
                 max_text_chars=settings.max_text_chars,

@@ -13,7 +13,10 @@ from schemas.topics import DLQ, RAW_PREFIX
 
 
 def _letters() -> list[DeadLetter]:
-    return [DeadLetter.model_validate_json(r.value) for r in read_topic(get_settings(), DLQ)]
+    settings = get_settings()
+    return [
+        DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_prefix + DLQ)
+    ]
 
 
 @click.group()
@@ -49,10 +52,13 @@ def replay(reason: str | None, stage: str) -> None:
     settings = get_settings()
     letters = [
         d for d in _letters()
-        if d.stage == stage and (reason is None or d.reason == reason) and d.topic.startswith(RAW_PREFIX)
+        if d.stage == stage and (reason is None or d.reason == reason)
+        and d.topic.removeprefix(settings.topic_prefix).startswith(RAW_PREFIX)
     ]  # fmt: skip
     with RawPublisher(settings) as publisher:
         for d in letters:
-            publisher.publish(d.topic.removeprefix(RAW_PREFIX), d.original())
+            publisher.publish(
+                d.topic.removeprefix(settings.topic_prefix).removeprefix(RAW_PREFIX), d.original()
+            )
     click.echo(f"replayed {len(letters)} letter(s)")
     sys.exit(0)

@@ -24,8 +24,11 @@ def worker() -> None:
     import mcu.web  # noqa: F401  (registers the HTTP views)
     from mcu.agents.sink import store
     from mcu.app import app
+    from mcu.topic_admin import ensure_topics
 
-    # Migrate before consuming: a store that cannot be opened should stop the start, loudly.
+    # Topics and migrations before consuming: a broker or store that cannot be reached should
+    # stop the start, loudly.
+    ensure_topics(settings)
     store.open_sync()
     sys.argv = ["mcu", "worker", "--loglevel", settings.log_level]
     app.main()

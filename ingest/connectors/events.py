@@ -1,0 +1,67 @@
+"""Status back-flow: CaseEvents (answers, status changes, ratings) onto ``case.events``."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from kafka import KafkaProducer
+
+from ingest.producer import kafka_security
+from schemas import CaseEvent, CaseEventType, message_id_for
+from schemas.topics import CASE_EVENTS
+
+
+def event_id_for(channel: str, source_id: str, kind: str, at: datetime, extra: str = "") -> str:
+    """Stable across re-imports of the same export: the same status row gives the same event id."""
+    raw = f"{channel}|{source_id}|{kind}|{at.isoformat()}|{extra}"
+    return f"{channel}:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def make_event(
+    channel: str,
+    source_id: str,
+    kind: CaseEventType,
+    at: datetime,
+    **fields: Any,
+) -> CaseEvent:
+    extra = str(fields.get("rating") or "") + str(fields.get("comment") or "")[:200]
+    return CaseEvent(
+        event_id=event_id_for(channel, source_id, kind.value, at, extra),
+        message_id=message_id_for(channel, source_id),
+        type=kind,
+        at=at,
+        **fields,
+    )
+
+
+class EventPublisher:
+    """key = message_id (a case's events stay in order on one partition), value = CaseEvent JSON."""
+
+    def __init__(self, settings: Any) -> None:
+        self.topic = getattr(settings, "topic_prefix", "") + CASE_EVENTS
+        self.failures: list[str] = []
+        self._producer = KafkaProducer(
+            bootstrap_servers=settings.broker_list,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            retries=2**31 - 1,
+            **kafka_security(settings),
+        )
+
+    def publish_event(self, event: CaseEvent) -> None:
+        future = self._producer.send(
+            self.topic, key=event.message_id.encode(), value=event.model_dump_json().encode()
+        )
+        future.add_errback(lambda exc: self.failures.append(f"{event.event_id}: {exc}"))
+
+    def flush(self, timeout: float | None = 60) -> None:
+        self._producer.flush(timeout=timeout)
+        if self.failures:
+            raise RuntimeError(f"{len(self.failures)} event(s) not delivered, first: {self.failures[0]}")
+
+    def close(self) -> None:
+        self._producer.flush()
+        self._producer.close()

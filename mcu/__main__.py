@@ -1,0 +1,3 @@
+from mcu.cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""Create the pipeline's topics before the worker subscribes.
+
+Faust only declares its own internal topics, and production clusters usually disable
+auto-creation, so the worker makes sure every topic exists with the configured layout.
+"""
+
+import logging
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from ingest.producer import kafka_security
+from mcu.settings import Settings
+from schemas import topics
+
+log = logging.getLogger(__name__)
+
+PIPELINE_TOPICS = (
+    *topics.RAW_TOPICS,
+    topics.MESSAGES_NORMALIZED,
+    topics.CASES,
+    topics.CASE_EVENTS,
+    topics.SLA_EVENTS,
+    topics.NOTIFICATIONS,
+    topics.DLQ,
+)
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics; return the names created now."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.broker_list, **kafka_security(settings))
+    try:
+        existing = set(admin.list_topics())
+        wanted = [settings.topic_prefix + name for name in PIPELINE_TOPICS]
+        missing = [name for name in wanted if name not in existing]
+        # Dead letters carry whole oversized originals, so their topic takes the largest records.
+        configs = {"max.message.bytes": str(settings.max_record_bytes * 2)}
+        new = [NewTopic(n, settings.topic_partitions, settings.topic_replication_factor, topic_configs=configs)
+               for n in missing]  # fmt: skip
+        if new:
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race: fine
+            log.info("created topics: %s", ", ".join(missing))
+        return missing
+    finally:
+        admin.close()

@@ -1,0 +1,133 @@
+"""Drive real worker processes against the real local broker, as ops would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "integration-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:  # the worker may not answer yet
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error}")
+
+
+def pipeline_env(var_dir: Path, brokers: str, **extra: str) -> dict[str, str]:
+    """Settings for one isolated pipeline: its own topics, consumer group and store."""
+    run = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "MCU_KAFKA_BROKERS": brokers,
+        "MCU_TOPIC_PREFIX": f"it{run}.",
+        "MCU_APP_ID": f"mcu-it-{run}",
+        "MCU_VAR_DIR": str(var_dir),
+        "MCU_INGEST_TOKEN": TOKEN,
+        "MCU_SINK_BATCH_SECONDS": "0.5",
+        "MCU_LOG_LEVEL": "warning",
+    }
+    env.update(extra)
+    return env
+
+
+class Worker:
+    """One `mcu worker` process with its own web port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.env = {**env, "MCU_WEB_PORT": str(self.port)}
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90) -> Worker:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mcu", "worker"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(
+            self._ready, timeout, f"worker on port {self.port} to be assigned partitions ({self.log_path})"
+        )
+        return self
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"worker exited with {self.proc.returncode}; log:\n{self.log_tail()}")
+        health = httpx.get(self.url + "/health", timeout=2).json()
+        return health["assigned_partitions"] > 0 and not health["rebalancing"]
+
+    def counts(self) -> dict[str, int]:
+        return httpx.get(self.url + "/counts", timeout=10).json()
+
+    def metric(self, name: str, **labels: str) -> float:
+        text = httpx.get(self.url + "/metrics", timeout=10).text
+        want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{" if want else name + " ") and (not want or want in line):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def query_store(var_dir: Path, sql: str) -> list[list[Any]]:
+    """Query the embedded store of a stopped worker from a separate process (chdb: one per path)."""
+    code = (
+        "import json, sys, clickhouse_connect\n"
+        f"c = clickhouse_connect.get_client(dsn={f'chdb://{var_dir / "clickhouse"}'!r})\n"
+        "rows = c.query(sys.argv[1]).result_rows\n"
+        "print(json.dumps([list(r) for r in rows], default=str))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, sql], capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(out.stdout)
