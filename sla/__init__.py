@@ -1,0 +1,1 @@
+"""SLA: policies of terms, the Russian working-time calendar and the per-case timers."""

@@ -1,0 +1,348 @@
+"""The Russian working-time calendar (Europe/Moscow) and term arithmetic.
+
+Days off and moved days come from the maintained `holidays` library; a versioned YAML file
+corrects it for decrees newer than the library. Calendar-day terms follow ГК РФ ст. 191, 193, 194:
+counted from the day after the start, a last day that is a day off moves to the next working day,
+and the term ends when the office closes that day.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import holidays
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+MSK = ZoneInfo("Europe/Moscow")
+DEFAULT_OVERRIDES = Path(__file__).parent / "data" / "calendar_overrides.yaml"
+DEFAULT_WORK_HOURS = "09:00-13:00,14:00-18:00"
+
+
+class CalendarError(ValueError):
+    """A calendar file or a term that cannot be used; the message names the file or the text."""
+
+
+# ---------------------------------------------------------------- terms
+
+
+class Unit(StrEnum):
+    CALENDAR_DAYS = "days"
+    WORKING_DAYS = "working days"
+    WORKING_HOURS = "working hours"
+    HOURS = "hours"  # plain clock hours, round the clock
+    WORKING_MINUTES = "working minutes"
+    MINUTES = "minutes"
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    amount: int
+    unit: Unit
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit.value}"
+
+    @property
+    def is_working_time(self) -> bool:
+        return self.unit in (Unit.WORKING_DAYS, Unit.WORKING_HOURS, Unit.WORKING_MINUTES)
+
+
+_TERM_RE = re.compile(
+    r"^\s*(?P<n>\d+)\s*(?P<working>working|work|business|рабоч\w*|раб\.?)?\s*(?P<unit>\S+)\s*$",
+    re.IGNORECASE,
+)
+_DAY_WORDS = ("day", "days", "d", "день", "дня", "дней", "дн", "дн.", "сутки", "суток")
+_HOUR_WORDS = ("hour", "hours", "h", "час", "часа", "часов", "ч", "ч.")
+_MINUTE_WORDS = ("minute", "minutes", "min", "m", "минута", "минуты", "минут", "мин", "мин.")
+
+
+def parse_term(text: str) -> Term:
+    """'30 days', '10 working days', '8 working hours', '10 рабочих дней', '4 рабочих часа'."""
+    m = _TERM_RE.match(text.replace("ё", "е"))
+    if not m:
+        raise CalendarError(f"cannot read term {text!r}: expected e.g. '10 working days' or '30 дней'")
+    n = int(m["n"])
+    working = m["working"] is not None
+    word = m["unit"].lower()
+    if word in _DAY_WORDS:
+        unit = Unit.WORKING_DAYS if working else Unit.CALENDAR_DAYS
+    elif word in _HOUR_WORDS:
+        unit = Unit.WORKING_HOURS if working else Unit.HOURS
+    elif word in _MINUTE_WORDS:
+        unit = Unit.WORKING_MINUTES if working else Unit.MINUTES
+    else:
+        raise CalendarError(f"cannot read term {text!r}: unknown unit {m['unit']!r}")
+    return Term(n, unit)
+
+
+# ---------------------------------------------------------------- overrides file
+
+
+class _DayEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    date: date
+    reason: str = ""
+
+
+class CalendarOverrides(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str
+    working_days: list[_DayEntry] = []
+    days_off: list[_DayEntry] = []
+    shortened: list[_DayEntry] = []
+    not_shortened: list[_DayEntry] = []
+
+
+def load_overrides(path: Path | str = DEFAULT_OVERRIDES) -> CalendarOverrides:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8"))
+        return CalendarOverrides.model_validate(raw)
+    except (OSError, yaml.YAMLError, ValidationError) as e:
+        raise CalendarError(f"{path}: {e}") from e
+
+
+def parse_work_hours(spec: str) -> tuple[tuple[time, time], ...]:
+    """'09:00-13:00,14:00-18:00' → the day's working intervals, in order, not overlapping."""
+    out: list[tuple[time, time]] = []
+    try:
+        for part in spec.split(","):
+            a, b = part.strip().split("-")
+            out.append((time.fromisoformat(a.strip()), time.fromisoformat(b.strip())))
+    except ValueError as e:
+        raise CalendarError(f"cannot read working hours {spec!r}: expected 'HH:MM-HH:MM,...'") from e
+    for (a, b), nxt in zip(out, [*out[1:], None], strict=True):
+        if not a < b or (nxt is not None and not b <= nxt[0]):
+            raise CalendarError(f"working hours {spec!r} must be increasing, non-overlapping intervals")
+    if not out:
+        raise CalendarError("working hours are empty")
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- the calendar
+
+
+@dataclass(frozen=True, slots=True)
+class DayInfo:
+    day: date
+    working: bool
+    shortened: bool  # one hour shorter (ТК РФ ст. 95), only meaningful for a working day
+    holiday: str | None  # Russian name of the holiday or moved day off, if any
+    source: str  # "weekday", "weekend", "holidays", "override"
+
+
+def _is_statutory(name_en: str) -> bool:
+    # ст. 112 ТК РФ holidays shorten the day before them; moved days off ("substituted") and their
+    # weekday replacements ("observed") do not.
+    low = name_en.lower()
+    return "substituted" not in low and "observed" not in low
+
+
+class WorkingCalendar:
+    """Working days and hours of the administration, in Moscow time."""
+
+    def __init__(
+        self,
+        work_hours: str = DEFAULT_WORK_HOURS,
+        overrides: CalendarOverrides | Path | str | None = DEFAULT_OVERRIDES,
+        shorten_pre_holiday: bool = True,
+    ) -> None:
+        self.intervals = parse_work_hours(work_hours)
+        if overrides is None:
+            overrides = CalendarOverrides(version="none")
+        elif not isinstance(overrides, CalendarOverrides):
+            overrides = load_overrides(overrides)
+        self.overrides = overrides
+        self.shorten_pre_holiday = shorten_pre_holiday
+        self._ru = holidays.country_holidays("RU", language="ru")
+        self._en = holidays.country_holidays("RU", language="en_US")
+        self._work = {e.date: e.reason for e in overrides.working_days}
+        self._off = {e.date: e.reason for e in overrides.days_off}
+        self._short = {e.date for e in overrides.shortened}
+        self._not_short = {e.date for e in overrides.not_shortened}
+        self.day = lru_cache(maxsize=8192)(self._day)
+
+    @classmethod
+    def from_settings(cls, settings: object) -> WorkingCalendar:
+        hours = getattr(settings, "sla_work_hours", DEFAULT_WORK_HOURS)
+        path = getattr(settings, "sla_calendar_overrides_file", None) or DEFAULT_OVERRIDES
+        return cls(work_hours=hours, overrides=path)
+
+    # -- days
+
+    def _working_by_rules(self, d: date) -> tuple[bool, str | None, str]:
+        if d in self._off:
+            return False, self._off[d] or "выходной по решению", "override"
+        if d in self._work:
+            return True, None, "override"
+        if d in self._en.weekend_workdays or d in self._ru.weekend_workdays:
+            return True, None, "holidays"
+        if d in self._ru:
+            return False, self._ru.get(d), "holidays"
+        if d.weekday() >= 5:
+            return False, None, "weekend"
+        return True, None, "weekday"
+
+    def _day(self, d: date) -> DayInfo:
+        working, name, source = self._working_by_rules(d)
+        shortened = False
+        if working:
+            if d in self._short:
+                shortened = True
+            elif self.shorten_pre_holiday and d not in self._not_short:
+                nxt = d + timedelta(days=1)
+                names = self._en.get_list(nxt) if nxt in self._en else []
+                shortened = nxt not in self._work and any(_is_statutory(n) for n in names)
+        return DayInfo(d, working, shortened, name, source)
+
+    def is_working_day(self, d: date) -> bool:
+        return self.day(d).working
+
+    def next_working_day(self, d: date, *, inclusive: bool = False) -> date:
+        if not inclusive:
+            d += timedelta(days=1)
+        for _ in range(400):
+            if self.day(d).working:
+                return d
+            d += timedelta(days=1)
+        raise CalendarError(f"no working day within 400 days after {d}")
+
+    def intervals_of(self, d: date) -> list[tuple[datetime, datetime]]:
+        """The working intervals of one day as aware Moscow datetimes (empty on a day off)."""
+        info = self.day(d)
+        if not info.working:
+            return []
+        out = [(datetime.combine(d, a, MSK), datetime.combine(d, b, MSK)) for a, b in self.intervals]
+        if info.shortened:
+            # One hour comes off the end of the day, through as many intervals as it takes.
+            cut = timedelta(hours=1)
+            while cut and out:
+                a, b = out[-1]
+                if b - a > cut:
+                    out[-1] = (a, b - cut)
+                    cut = timedelta(0)
+                else:
+                    cut -= b - a
+                    out.pop()
+        return out
+
+    def working_seconds_of(self, d: date) -> float:
+        return sum((b - a).total_seconds() for a, b in self.intervals_of(d))
+
+    def close_of(self, d: date) -> datetime:
+        """When the office closes on day ``d`` (the moment a term ending that day expires)."""
+        iv = self.intervals_of(d)
+        if iv:
+            return iv[-1][1]
+        return datetime.combine(d, self.intervals[-1][1], MSK)
+
+    # -- arithmetic
+
+    def add_calendar_days(self, start: datetime, days: int) -> datetime:
+        """ГК РФ ст. 191/193/194: from the day after ``start``; a day-off last day moves forward."""
+        last = _msk(start).date() + timedelta(days=days)
+        return self.close_of(self.next_working_day(last, inclusive=True)).astimezone(UTC)
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """The n-th working day after the day of ``start``, at closing time."""
+        d = _msk(start).date()
+        for _ in range(days):
+            d = self.next_working_day(d)
+        if days == 0:
+            d = self.next_working_day(d, inclusive=True)
+        return self.close_of(d).astimezone(UTC)
+
+    def add_working_seconds(self, start: datetime, seconds: float) -> datetime:
+        """The moment when ``seconds`` of working time have passed since ``start``."""
+        left = max(0.0, seconds)
+        cur = _msk(start)
+        d = cur.date()
+        for _ in range(5000):
+            for a, b in self.intervals_of(d):
+                if b <= cur:
+                    continue
+                a = max(a, cur)
+                span = (b - a).total_seconds()
+                if span >= left:
+                    return (a + timedelta(seconds=left)).astimezone(UTC)
+                left -= span
+            d += timedelta(days=1)
+            cur = datetime.combine(d, time(0), MSK)
+        raise CalendarError(f"working time {seconds}s after {start} is beyond the calendar's horizon")
+
+    def working_seconds_between(self, a: datetime, b: datetime) -> float:
+        """Working time in [a, b); negative when b < a."""
+        if b < a:
+            return -self.working_seconds_between(b, a)
+        a, b = _msk(a), _msk(b)
+        total = 0.0
+        d = a.date()
+        while d <= b.date():
+            for x, y in self.intervals_of(d):
+                lo, hi = max(x, a), min(y, b)
+                if hi > lo:
+                    total += (hi - lo).total_seconds()
+            d += timedelta(days=1)
+        return total
+
+    def deadline(self, start: datetime, term: Term | str) -> datetime:
+        """When a term that began at ``start`` ends, in UTC."""
+        if isinstance(term, str):
+            term = parse_term(term)
+        n = term.amount
+        match term.unit:
+            case Unit.CALENDAR_DAYS:
+                return self.add_calendar_days(start, n)
+            case Unit.WORKING_DAYS:
+                return self.add_working_days(start, n)
+            case Unit.WORKING_HOURS:
+                return self.add_working_seconds(start, n * 3600)
+            case Unit.WORKING_MINUTES:
+                return self.add_working_seconds(start, n * 60)
+            case Unit.HOURS:
+                return (start + timedelta(hours=n)).astimezone(UTC)
+            case Unit.MINUTES:
+                return (start + timedelta(minutes=n)).astimezone(UTC)
+        raise CalendarError(f"unknown unit {term.unit}")
+
+    def point_at_share(self, start: datetime, deadline: datetime, share: float, working: bool) -> datetime:
+        """The moment when ``share`` of the term [start, deadline] has elapsed."""
+        if working:
+            total = self.working_seconds_between(start, deadline)
+            return self.add_working_seconds(start, total * share)
+        return (start + (deadline - start) * share).astimezone(UTC)
+
+    def shift(self, deadline: datetime, paused: datetime, resumed: datetime, working: bool) -> datetime:
+        """Move a deadline by the time the clock stood (waiting for the resident)."""
+        if resumed <= paused:
+            return deadline
+        if working:
+            lost = self.working_seconds_between(paused, resumed)
+            return self.add_working_seconds(deadline, lost) if lost > 0 else deadline
+        return (deadline + (resumed - paused)).astimezone(UTC)
+
+    # -- the production calendar
+
+    def year(self, year: int) -> list[DayInfo]:
+        d, out = date(year, 1, 1), []
+        while d.year == year:
+            out.append(self.day(d))
+            d += timedelta(days=1)
+        return out
+
+    def days_off_with_names(self, days: Iterable[DayInfo]) -> list[DayInfo]:
+        return [x for x in days if not x.working and x.holiday]
+
+
+def _msk(t: datetime) -> datetime:
+    if t.tzinfo is None:
+        raise CalendarError(f"naive datetime {t.isoformat()}: times must be timezone-aware")
+    return t.astimezone(MSK)
