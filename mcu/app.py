@@ -55,9 +55,7 @@ app = create_app(settings)
 
 
 def bytes_topic(*names: str) -> faust.TopicT:
-    return app.topic(
-        *(settings.topic_prefix + n for n in names), value_serializer="raw", key_serializer="raw"
-    )
+    return app.topic(*(settings.topic_prefix + n for n in names), value_serializer="raw", key_serializer="raw")
 
 
 raw_topics = bytes_topic(*topics.RAW_TOPICS)

@@ -31,6 +31,4 @@ async def send_dead_letter(event: EventT, stage: str, reason: str, error: str) -
     letter = dead_letter_for(event, stage, reason, error)
     DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
     STAGE_FAILED.labels(stage=stage).inc()
-    await dlq_topic.send(
-        key=letter.key.encode() if letter.key else None, value=letter.model_dump_json().encode()
-    )
+    await dlq_topic.send(key=letter.key.encode() if letter.key else None, value=letter.model_dump_json().encode())

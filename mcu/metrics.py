@@ -26,9 +26,7 @@ CHANNEL_LAST_SEEN = Gauge(
     "mcu_channel_last_seen_timestamp_seconds", "Unix time of the last record from a channel", ["channel"]
 )
 NOTIFICATIONS_SENT = Counter("mcu_notifications_sent_total", "Notifications delivered", ["channel"])
-NOTIFICATIONS_FAILED = Counter(
-    "mcu_notifications_failed_total", "Notification attempts that failed", ["channel"]
-)
+NOTIFICATIONS_FAILED = Counter("mcu_notifications_failed_total", "Notification attempts that failed", ["channel"])
 SLA_EVENTS = Counter("mcu_sla_events_total", "SLA timer events emitted", ["kind", "block"])
 WORKER_REBALANCING = Gauge("mcu_worker_rebalancing", "1 while this worker is in a consumer-group rebalance")
 WORKER_ASSIGNED = Gauge("mcu_worker_assigned_partitions", "Partitions assigned to this worker")

@@ -12,9 +12,7 @@ class Settings(BaseSettings):
 
     var_dir: Path = Field(default=Path("var"), description="state, logs and the embedded store")
     kafka_brokers: str = Field(default="127.0.0.1:9092", description="comma-separated host:port")
-    kafka_security_protocol: str = Field(
-        default="PLAINTEXT", description="PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL"
-    )
+    kafka_security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL")
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
@@ -30,12 +28,8 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     ingest_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP intake")
-    max_record_bytes: int = Field(
-        default=4 * 1024 * 1024, description="largest raw record Kafka is asked to carry"
-    )
-    max_payload_bytes: int = Field(
-        default=1024 * 1024, description="larger raw payloads go to the dead letters"
-    )
+    max_record_bytes: int = Field(default=4 * 1024 * 1024, description="largest raw record Kafka is asked to carry")
+    max_payload_bytes: int = Field(default=1024 * 1024, description="larger raw payloads go to the dead letters")
     max_text_chars: int = Field(default=20_000, description="longer message text goes to the dead letters")
     author_hmac_key: SecretStr = Field(
         default=SecretStr("mcu-development-key-change-me"), description="key for pseudonymising authors"

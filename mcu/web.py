@@ -42,9 +42,7 @@ class Intake(View):
             return self.json({"error": f"unknown channel {channel!r}; known: {known}"}, status=404)
         length = request.content_length
         if length is not None and length > settings.max_payload_bytes:
-            return self.json(
-                {"error": f"body of {length} bytes, limit {settings.max_payload_bytes}"}, status=413
-            )
+            return self.json({"error": f"body of {length} bytes, limit {settings.max_payload_bytes}"}, status=413)
         body = await request.read()
         source_id = request.headers.get("X-Source-Id") or derive_source_id(body)
         try:
@@ -112,6 +110,4 @@ async def _observe_consumer() -> None:
             continue
         done = committed.get(tp)
         if high is not None:
-            CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
-                max(high - ((done or -1) + 1), 0)
-            )
+            CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(high - ((done or -1) + 1), 0))

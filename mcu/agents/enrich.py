@@ -20,9 +20,7 @@ async def enrich_agent(stream):  # type: ignore[no-untyped-def]
         try:
             message = NormalizedMessage.model_validate_json(event.value)
             classification, routing = enricher.enrich(message)
-            case = Case(
-                message=message, classification=classification, routing=routing, enriched_at=datetime.now(UTC)
-            )
+            case = Case(message=message, classification=classification, routing=routing, enriched_at=datetime.now(UTC))
         except ValidationError as exc:
             await send_dead_letter(event, STAGE, "validation", str(exc)[:2000])
             continue

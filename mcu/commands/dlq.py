@@ -14,9 +14,7 @@ from schemas.topics import DLQ, RAW_PREFIX
 
 def _letters() -> list[DeadLetter]:
     settings = get_settings()
-    return [
-        DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_prefix + DLQ)
-    ]
+    return [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_prefix + DLQ)]
 
 
 @click.group()
@@ -31,9 +29,7 @@ def show(limit: int, reason: str | None) -> None:
     """List dead letters (read from the dlq topic; works while the worker runs)."""
     letters = [d for d in _letters() if reason is None or d.reason == reason]
     by_reason = Counter(d.reason for d in letters)
-    table = Table(
-        title=f"Dead letters: {len(letters)}  " + ", ".join(f"{k}={v}" for k, v in by_reason.items())
-    )
+    table = Table(title=f"Dead letters: {len(letters)}  " + ", ".join(f"{k}={v}" for k, v in by_reason.items()))
     for col in ("at (UTC)", "stage", "reason", "source", "bytes", "error"):
         table.add_column(col)
     for d in sorted(letters, key=lambda d: d.at)[-limit:]:
@@ -57,8 +53,6 @@ def replay(reason: str | None, stage: str) -> None:
     ]  # fmt: skip
     with RawPublisher(settings) as publisher:
         for d in letters:
-            publisher.publish(
-                d.topic.removeprefix(settings.topic_prefix).removeprefix(RAW_PREFIX), d.original()
-            )
+            publisher.publish(d.topic.removeprefix(settings.topic_prefix).removeprefix(RAW_PREFIX), d.original())
     click.echo(f"replayed {len(letters)} letter(s)")
     sys.exit(0)

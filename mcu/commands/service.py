@@ -78,9 +78,7 @@ def _snapshot(client: httpx.Client) -> Table:
 
 
 @click.command()
-@click.option(
-    "--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEMO_FILE
-)
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEMO_FILE)
 @click.option("--channel", default="webform", show_default=True)
 @click.option("--watch", default=20.0, show_default=True, help="seconds to show the live counts")
 def demo(path: Path, channel: str, watch: float) -> None:

@@ -78,9 +78,7 @@ class Worker:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_for(
-            self._ready, timeout, f"worker on port {self.port} to be assigned partitions ({self.log_path})"
-        )
+        wait_for(self._ready, timeout, f"worker on port {self.port} to be assigned partitions ({self.log_path})")
         return self
 
     def _ready(self) -> bool:
@@ -121,13 +119,12 @@ class Worker:
 
 def query_store(var_dir: Path, sql: str) -> list[list[Any]]:
     """Query the embedded store of a stopped worker from a separate process (chdb: one per path)."""
+    dsn = f"chdb://{var_dir / 'clickhouse'}"
     code = (
         "import json, sys, clickhouse_connect\n"
-        f"c = clickhouse_connect.get_client(dsn={f'chdb://{var_dir / "clickhouse"}'!r})\n"
+        f"c = clickhouse_connect.get_client(dsn={dsn!r})\n"
         "rows = c.query(sys.argv[1]).result_rows\n"
         "print(json.dumps([list(r) for r in rows], default=str))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, sql], capture_output=True, text=True, timeout=120, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code, sql], capture_output=True, text=True, timeout=120, check=True)
     return json.loads(out.stdout)
