@@ -74,6 +74,7 @@ fetch() {
     # one never leaves a half-filled cache that looks complete.
     local tmp
     tmp="$(mktemp -d "$CACHE.tmp.XXXXXX")"
+    chmod 755 "$tmp"  # mktemp makes it private; the cache is shared by every user of the checkout
     trap 'rm -rf "$tmp"' EXIT
     cat >"$tmp/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
