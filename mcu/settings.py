@@ -4,6 +4,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# With the embedded store only one process may open it, so "sink" then runs in one worker (its own
+# consumer group) while the other stages scale out in another; with a server every worker can sink.
+ROLES = {"normalize", "enrich", "sla", "sink"}
+
 
 class Settings(BaseSettings):
     """Every knob of the service, read from ``MCU_*`` environment variables."""
@@ -21,6 +25,10 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
     app_id: str = Field(default="mcu", description="Kafka consumer group and Faust app id")
+    roles: str = Field(
+        default="all",
+        description="stages this worker runs: all, or a comma list of normalize, enrich, sla, sink",
+    )
     clickhouse_dsn: str | None = Field(
         default=None,
         description="chdb://<path> (default <var_dir>/clickhouse) or http(s)://user:pw@host:port/db",
@@ -47,6 +55,18 @@ class Settings(BaseSettings):
     @property
     def resolved_clickhouse_dsn(self) -> str:
         return self.clickhouse_dsn or f"chdb://{self.var_dir / 'clickhouse'}"
+
+    @property
+    def role_set(self) -> set[str]:
+        wanted = {r.strip() for r in self.roles.split(",") if r.strip()}
+        unknown = wanted - ROLES - {"all"}
+        if unknown:
+            raise ValueError(f"MCU_ROLES: unknown role(s) {sorted(unknown)}; known: all, {', '.join(sorted(ROLES))}")
+        return set(ROLES) if "all" in wanted else wanted
+
+    @property
+    def owns_embedded_store(self) -> bool:
+        return "sink" in self.role_set or not self.resolved_clickhouse_dsn.startswith("chdb://")
 
     @property
     def broker_list(self) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from mcu.settings import get_settings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 
@@ -41,3 +42,7 @@ class Store:
 
     def open_sync(self) -> Client:
         return self._executor.submit(self._client_sync).result()
+
+
+# The process's one store handle: sinks write through it, HTTP views read through it.
+store = Store(get_settings().resolved_clickhouse_dsn)

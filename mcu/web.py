@@ -9,9 +9,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.normalize import Rejected, normalize_record
 from ingest.wire import derive_source_id, encode_headers
-from mcu.agents.sink import store
 from mcu.app import app, bytes_topic, settings
 from mcu.metrics import CONSUMER_LAG, WORKER_ASSIGNED, WORKER_REBALANCING
+from mcu.store import store
 from schemas import Channel, message_id_for
 from schemas.topics import raw_topic
 
@@ -72,7 +72,12 @@ class Intake(View):
 class Health(View):
     async def get(self, request: Request) -> Response:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
-        body = {"status": "ok", "rebalancing": bool(app.rebalancing), "assigned_partitions": assigned}
+        body = {
+            "status": "ok",
+            "roles": sorted(settings.role_set),
+            "rebalancing": bool(app.rebalancing),
+            "assigned_partitions": assigned,
+        }
         return self.json(body, status=200)
 
 
@@ -81,6 +86,8 @@ class Counts(View):
     """Rows in the store as analysts see them (deduplicated); the demo's live view uses it."""
 
     async def get(self, request: Request) -> Response:
+        if not settings.owns_embedded_store:
+            return self.json({"error": "this worker does not own the embedded store; ask the sink worker"}, status=503)
         rows = await store.query(
             "SELECT (SELECT count() FROM cases FINAL), (SELECT count() FROM dead_letters FINAL),"
             " (SELECT countIf(settlement = 'unresolved') FROM cases FINAL)"

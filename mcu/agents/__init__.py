@@ -1,5 +1,22 @@
-"""Thin Faust agents: each moves records between topics and calls one stage's pure function."""
+"""Thin Faust agents: each moves records between topics and calls one stage's pure function.
 
-from mcu.agents import enrich, normalize, sink
+Agents register when their module is imported; `register(roles)` imports only the stages this
+worker runs (MCU_ROLES).
+"""
 
-__all__ = ["enrich", "normalize", "sink"]
+import importlib
+
+STAGE_MODULES = {
+    "normalize": "mcu.agents.normalize",
+    "enrich": "mcu.agents.enrich",
+    "sink": "mcu.agents.sink",
+}
+
+
+def register(roles: set[str]) -> list[str]:
+    started = []
+    for role, module in STAGE_MODULES.items():
+        if role in roles:
+            importlib.import_module(module)
+            started.append(role)
+    return started

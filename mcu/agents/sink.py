@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from mcu.app import app, case_events_topic, cases_topic, dlq_topic, settings, sla_events_topic
 from mcu.dead_letters import send_dead_letter
 from mcu.metrics import INGEST_TO_SINK, SINK_FAILURES, SINK_LAST_SUCCESS, SINK_ROWS, STAGE_PROCESSED
-from mcu.store import Store
+from mcu.store import store
 from schemas import Case, CaseEvent, DeadLetter, SlaEvent
 from sinks.clickhouse import rows
 from sinks.clickhouse.writer import dedup_token, insert_batch
@@ -22,8 +22,6 @@ from sinks.clickhouse.writer import dedup_token, insert_batch
 log = logging.getLogger(__name__)
 STAGE = "sink"
 MAX_BACKOFF_SECONDS = 30.0
-
-store = Store(settings.resolved_clickhouse_dsn)
 
 
 @dataclass(frozen=True)
