@@ -162,6 +162,11 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 num.partitions=4
 
+# After a SIGKILL (fault tests) the new broker cannot register until the old registration's
+# session expires (default 9 s); a shorter session with 4 heartbeats per session halves that.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
+
 # Records up to 4 MiB and dead letters that wrap them.
 message.max.bytes=$MAX_MESSAGE_BYTES
 replica.fetch.max.bytes=$MAX_MESSAGE_BYTES
