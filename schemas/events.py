@@ -36,6 +36,8 @@ class CaseEvent(BaseModel):
     rating: int | None = Field(default=None, ge=1, le=5)
     comment: str | None = None
     merged_into: str | None = None
+    block: int | None = Field(default=None, ge=0, le=6, description="new block on (re)assignment")
+    term: str | None = Field(default=None, description="which term an extension moves; resolution if unset")
 
 
 class SlaEventKind(StrEnum):
@@ -44,6 +46,9 @@ class SlaEventKind(StrEnum):
     ESCALATION = "escalation"
     MET = "met"
     STOPPED = "stopped"
+    MOVED = "moved"  # the deadline moved: extension, interim answer, registration, clock resumed
+    STARTED = "started"  # a new term began (re-opened case)
+    PAUSED = "paused"  # waiting for the resident: the clock stands
 
 
 class SlaEvent(BaseModel):
@@ -60,3 +65,7 @@ class SlaEvent(BaseModel):
     department: str = ""
     settlement: str = ""
     at: datetime
+    channel: str = ""
+    rule: str = Field(default="", description="id of the SLA policy rule that set the term")
+    started_at: datetime | None = Field(default=None, description="when the term (as now counted) began")
+    reason: str | None = None
