@@ -23,7 +23,10 @@ def parse_time(value: Any, field: str) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise Rejected("validation", f"{field}: {value!r} is not a usable Unix time") from exc
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())
