@@ -46,6 +46,33 @@ class Settings(BaseSettings):
     sink_batch_seconds: float = Field(default=1.0, gt=0)
     commit_interval: float = Field(default=1.0, gt=0, description="seconds between offset commits")
     log_level: str = "info"
+    # SLA timers and notifications (sla/, sinks/notify/)
+    sla_policies_file: Path | None = Field(default=None, description="SLA terms YAML; default sla/data/policies.yaml")
+    sla_calendar_overrides_file: Path | None = Field(
+        default=None, description="working-day corrections YAML; default sla/data/calendar_overrides.yaml"
+    )
+    sla_work_hours: str = Field(
+        default="09:00-13:00,14:00-18:00", description="working intervals of a day, Moscow time"
+    )
+    contacts_file: Path | None = Field(
+        default=None, description="who gets SLA notifications; see sinks/notify/data/contacts.example.yaml"
+    )
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_security: str = Field(default="none", description="none|starttls|tls")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field(default="mcu@localhost", description="From: of notification e-mails")
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base: str = Field(default="https://api.telegram.org", description="Bot API base URL")
+    webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key of webhook bodies")
+    notify_max_attempts: int = Field(default=5, ge=1, description="tries per message before the dead letter")
+    notify_backoff_seconds: float = Field(default=1.0, gt=0, description="first retry delay, doubling")
+    notify_rate_per_minute: int = Field(default=20, ge=1, description="messages per recipient per minute")
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    case_link_template: str = Field(
+        default="", description="link to a case in notifications, e.g. https://mcu.example/cases/{message_id}"
+    )
 
     @field_validator("var_dir")
     @classmethod
