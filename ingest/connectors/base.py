@@ -94,6 +94,14 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
+class Throttled(Exception):
+    """The source's quota is spent for a while (VK error 29, a daily method limit): pause, keep the cursor."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermanentError(Exception):
     """Retrying will not help (bad token, access denied, wrong config): stop and say so."""
 
@@ -160,7 +168,7 @@ def _wait_for(state: RetryCallState, base: Callable[[RetryCallState], float]) ->
 
 def retrying(attempts: int = 6, initial: float = 0.5, maximum: float = 30.0) -> Retrying:
     """tenacity policy shared by connectors: exponential backoff with jitter, honouring retry_after."""
-    base = wait_exponential_jitter(initial=initial, max=maximum)
+    base = wait_exponential_jitter(multiplier=initial, max=maximum)
     return Retrying(
         retry=retry_if_exception_type(TransientError),
         stop=stop_after_attempt(attempts),
@@ -238,11 +246,13 @@ class Runner:
                 self.drain(stop)
             except PermanentError:
                 raise
+            except Throttled as exc:
+                log.warning("connector %s throttled: %s; pausing %.0fs", self.connector.name, exc, exc.retry_after)
+                stop.wait(exc.retry_after)
+                continue
             except Exception:
                 # The cursor was not moved: the same batch is fetched again next round.
-                log.exception(
-                    "connector %s failed a round; next try in %.0fs", self.connector.name, poll_seconds
-                )
+                log.exception("connector %s failed a round; next try in %.0fs", self.connector.name, poll_seconds)
             stop.wait(poll_seconds)
         return self.stats
 

@@ -52,9 +52,7 @@ class EventPublisher:
         )
 
     def publish_event(self, event: CaseEvent) -> None:
-        future = self._producer.send(
-            self.topic, key=event.message_id.encode(), value=event.model_dump_json().encode()
-        )
+        future = self._producer.send(self.topic, key=event.message_id.encode(), value=event.model_dump_json().encode())
         future.add_errback(lambda exc: self.failures.append(f"{event.event_id}: {exc}"))
 
     def flush(self, timeout: float | None = 60) -> None:

@@ -70,21 +70,15 @@ def row_events(
     if kind is not None and at is not None and kind not in (CaseEventType.ANSWERED, CaseEventType.RESOLVED):
         new_deadline = parse_local_datetime(deadline) if kind is CaseEventType.EXTENDED else None
         events.append(
-            make_event(
-                channel, source_id, kind, at, reason=str(status), new_deadline=new_deadline, actor=actor_s
-            )
+            make_event(channel, source_id, kind, at, reason=str(status), new_deadline=new_deadline, actor=actor_s)
         )
     if answered_at is not None and (answer not in (None, "") or kind is not None):
         comment = str(answer)[:2000] if answer not in (None, "") else None
         events.append(
-            make_event(
-                channel, source_id, CaseEventType.ANSWERED, answered_at, comment=comment, actor=actor_s
-            )
+            make_event(channel, source_id, CaseEventType.ANSWERED, answered_at, comment=comment, actor=actor_s)
         )
     if kind is CaseEventType.RESOLVED and at is not None:
-        events.append(
-            make_event(channel, source_id, CaseEventType.RESOLVED, at, reason=str(status), actor=actor_s)
-        )
+        events.append(make_event(channel, source_id, CaseEventType.RESOLVED, at, reason=str(status), actor=actor_s))
     stars = parse_rating(rating)
     when_rated: datetime | None = parse_local_datetime(rated_at) or answered_at
     if stars is not None and when_rated is not None:

@@ -56,3 +56,6 @@ def normalize_record(
 
 
 __all__ = ["MAPPERS", "Rejected", "envelope_from_record", "normalize", "normalize_record"]
+
+# Channel mappers register themselves into MAPPERS; imported last because they import MAPPERS.
+from ingest.normalize import channels as _channels  # noqa: E402, F401

@@ -27,7 +27,7 @@ def coordinate(value: Any, field: str) -> float | None:
 def table_mapper(fmt: RowFormat):  # type: ignore[no-untyped-def]
     def fields(env: RawEnvelope) -> dict[str, Any]:
         p = env.payload
-        g = fmt.get  # noqa: E731
+        g = fmt.get
         text = g(p, "text")
         if text is not None and not isinstance(text, str):
             raise Rejected("validation", f"text: expected a string, got {type(text).__name__}")

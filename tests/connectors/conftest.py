@@ -1,0 +1,80 @@
+"""Test doubles of the sink side (same interface as RawPublisher / EventPublisher) and helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from ingest.connectors.base import CursorStore
+from ingest.normalize import Rejected, normalize_record
+from ingest.wire import encode_headers
+from schemas import CaseEvent, Channel, NormalizedMessage
+from schemas.topics import raw_topic
+
+
+class Crash(Exception):
+    """Stands for the process dying at a chosen point."""
+
+
+@dataclass
+class FakePublisher:
+    """Records are 'delivered' only by flush(), as with acks=all; ``crash_after`` kills a publish."""
+
+    delivered: list[tuple[str, str, bytes, datetime | None]] = field(default_factory=list)
+    pending: list[tuple[str, str, bytes, datetime | None]] = field(default_factory=list)
+    crash_after: int | None = None
+    published: int = 0
+
+    def publish(
+        self, channel: Any, body: bytes, *, source_id: str | None = None, received_at: datetime | None = None
+    ) -> str:
+        if self.crash_after is not None and self.published >= self.crash_after:
+            self.pending.clear()  # a dead process's unflushed buffer never reaches the broker
+            raise Crash("killed mid-batch")
+        self.published += 1
+        self.pending.append((Channel(channel).value, source_id or "", body, received_at))
+        return source_id or ""
+
+    def flush(self, timeout: float | None = 60) -> None:
+        self.delivered.extend(self.pending)
+        self.pending.clear()
+
+    def source_ids(self) -> list[str]:
+        return [d[1] for d in self.delivered]
+
+
+@dataclass
+class FakeEvents:
+    delivered: list[CaseEvent] = field(default_factory=list)
+    pending: list[CaseEvent] = field(default_factory=list)
+
+    def publish_event(self, event: CaseEvent) -> None:
+        self.pending.append(event)
+
+    def flush(self, timeout: float | None = 60) -> None:
+        self.delivered.extend(self.pending)
+        self.pending.clear()
+
+
+def normalize_delivered(pub: FakePublisher) -> tuple[list[NormalizedMessage], list[Rejected]]:
+    """Run what was published through the real normaliser, as the worker would."""
+    ok, bad = [], []
+    for channel, sid, body, received in pub.delivered:
+        headers = {k: v.decode() for k, v in encode_headers(channel, sid, received, datetime.now().astimezone())}
+        try:
+            ok.append(
+                normalize_record(
+                    body, headers, raw_topic(channel), max_bytes=1 << 20, author_key=b"k", max_text_chars=20_000
+                )
+            )
+        except Rejected as rej:
+            bad.append(rej)
+    return ok, bad
+
+
+@pytest.fixture
+def cursors(tmp_path: Any) -> CursorStore:
+    return CursorStore(tmp_path / "connectors")
