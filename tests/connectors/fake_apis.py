@@ -78,7 +78,8 @@ class FakeTelegram:
 
     def add_message(self, update_id: int, chat_id: int, message_id: int, text: str, edited: bool = False) -> None:
         msg = {"message_id": message_id, "date": 1_790_000_000 + update_id, "text": text,
-               "chat": {"id": chat_id, "type": "supergroup", "title": "Синтетический чат", "username": "synthetic_chat"},
+               "chat": {"id": chat_id, "type": "supergroup", "title": "Синтетический чат",
+                        "username": "synthetic_chat"},
                "from": {"id": 5000 + message_id, "is_bot": False, "first_name": "Тест"}}  # fmt: skip
         if edited:
             msg["edit_date"] = msg["date"] + 60
@@ -107,7 +108,7 @@ class FakeTelegram:
 @contextmanager
 def serve(peer: FakeVk | FakeTelegram) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             url = urlparse(self.path)
             q = {k: v[-1] for k, v in parse_qs(url.query).items()}
             if isinstance(peer, FakeVk):

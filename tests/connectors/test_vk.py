@@ -131,10 +131,8 @@ def test_callback_confirmation_secret_and_events():
     assert handle_callback(json.dumps(wrong).encode(), secret="s3", confirmation="x").status == 403
     comment = {"id": 9, "from_id": 77, "post_id": 4, "post_owner_id": -100, "date": 1_790_000_000,
                "text": "[синтетика] Когда починят мост?"}  # fmt: skip
-    ok = handle_callback(
-        json.dumps({"type": "wall_reply_new", "group_id": 100, "secret": "s3", "event_id": "e1", "object": comment}).encode(),
-        secret="s3", confirmation="x",
-    )  # fmt: skip
+    event = {"type": "wall_reply_new", "group_id": 100, "secret": "s3", "event_id": "e1", "object": comment}
+    ok = handle_callback(json.dumps(event).encode(), secret="s3", confirmation="x")
     assert (ok.status, ok.text) == (200, "ok")
     assert [i.source_id for i in ok.items] == ["-100_4_9"]
     assert handle_callback(b'{"type": "wall_reply_new", "gro', secret="s3", confirmation="x").status == 400
