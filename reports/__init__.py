@@ -1,0 +1,1 @@
+"""Analytics of the МЦУ: ratings, workload and breakdowns read from ClickHouse aggregates."""
