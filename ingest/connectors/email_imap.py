@@ -143,6 +143,8 @@ class ImapMailbox:
         try:
             conn.login(self.user, self.password)
         except imaplib.IMAP4.error as exc:
+            if "UNAVAILABLE" in str(exc):  # RFC 5530: the server's auth backend is down, not our password
+                raise TransientError(f"IMAP login as {self.user}: {exc}") from exc
             raise PermanentError(f"IMAP login as {self.user}: {exc}") from exc
         return conn
 
