@@ -9,7 +9,6 @@ from email.message import EmailMessage
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-
 from pathlib import Path
 
 import pytest
@@ -114,7 +113,10 @@ def test_oversized_letter_becomes_a_too_large_rejection(imap, cursors):
 
 
 def test_parse_message_survives_broken_mail():
-    raw = b"Subject: =?x-unknown?B?!!!?=\r\nDate: not a date\r\nContent-Type: text/plain; charset=x-bogus\r\n\r\n\xff\xfe\xfd"
+    raw = (
+        b"Subject: =?x-unknown?B?!!!?=\r\nDate: not a date\r\n"
+        b"Content-Type: text/plain; charset=x-bogus\r\n\r\n\xff\xfe\xfd"
+    )
     record = parse_message(raw, uid=1, uidvalidity=1)
     assert record["date"] is None and record["text"]  # decoded by a fallback charset, never raised
     empty = EmailMessage()
