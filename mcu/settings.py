@@ -46,6 +46,28 @@ class Settings(BaseSettings):
     sink_batch_seconds: float = Field(default=1.0, gt=0)
     commit_interval: float = Field(default=1.0, gt=0, description="seconds between offset commits")
     log_level: str = "info"
+    # Connectors (ingest/connectors): cursors live in <var_dir>/connectors.
+    connector_poll_seconds: float = Field(default=60.0, gt=0, description="pause between polling rounds")
+    vk_token: SecretStr | None = Field(default=None, description="VK API access token (community or service)")
+    vk_api_url: str = "https://api.vk.com/method"
+    vk_owner_ids: str = Field(default="", description="comma-separated walls to poll; communities are negative")
+    vk_requests_per_second: float = Field(default=3.0, gt=0, description="VK allows 3/s for user tokens")
+    vk_own_posts: bool = Field(default=False, description="also take the communities' own posts")
+    vk_callback_secret: SecretStr | None = None
+    vk_callback_confirmation: str | None = Field(default=None, description="string VK expects on confirmation")
+    vk_callback_group_ids: str = Field(default="", description="comma-separated group ids the callback accepts")
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: SecretStr | None = None
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_ssl: bool = True
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_mailbox: str = "INBOX"
+    incident_push_token: SecretStr | None = Field(default=None, description="bearer token of the incident push")
+    open311_api_key: SecretStr | None = Field(default=None, description="api_key POST requests must carry")
+    open311_services_file: Path | None = Field(default=None, description="taxonomy YAML for GET services")
     # SLA timers and notifications (sla/, sinks/notify/)
     sla_policies_file: Path | None = Field(default=None, description="SLA terms YAML; default sla/data/policies.yaml")
     sla_calendar_overrides_file: Path | None = Field(
