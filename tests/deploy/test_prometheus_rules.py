@@ -4,6 +4,7 @@ promtool comes from Debian's `prometheus` package. Without it the promtool tests
 developer's machine but FAIL in CI (CI=true), so a missing install step cannot pass unseen.
 """
 
+import json
 import os
 import re
 import shutil
@@ -143,3 +144,44 @@ def test_alertmanager_routes_every_severity_the_rules_use() -> None:
         assert f'severity="{severity}"' in routed, severity
     receivers = {r["name"] for r in config["receivers"]}
     assert {route["receiver"] for route in config["route"]["routes"]} <= receivers
+
+
+def _dashboard_queries() -> list[str]:
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "mcu-ops.json").read_text("utf-8"))
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def test_ops_dashboard_queries_parse(tmp_path: Path) -> None:
+    # promtool has no offline query parser, but it parses the PromQL of recording rules: wrap
+    # every panel query in one, with Grafana's variables replaced by what Grafana would send.
+    queries = _dashboard_queries()
+    assert len(queries) >= 15
+    rules = [
+        {"record": f"dashboard:q{i}", "expr": q.replace("$__rate_interval", "1m").replace("$instance", ".*")}
+        for i, q in enumerate(queries)
+    ]
+    path = tmp_path / "dashboard.rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}), encoding="utf-8")
+    result = subprocess.run([_promtool(), "check", "rules", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ops_dashboard_uses_known_series() -> None:
+    source = METRICS_MODULE.read_text(encoding="utf-8")
+    known = set(re.findall(r'\(\s*"(mcu_[a-z_]+)"', source))
+    known |= {f"{h}_bucket" for h in re.findall(r'Histogram\(\s*"(mcu_[a-z_]+)"', source)}
+    known |= {r["record"] for r in _rules() if "record" in r}
+    used: set[str] = set()
+    for query in _dashboard_queries():
+        used |= set(re.findall(r"\b(mcu[_:][a-z_0-9:]+)\b", query))
+    assert not used - known, f"dashboard queries unknown series: {sorted(used - known)}"
+    for topic in (
+        "mcu_stage_processed_total",
+        "mcu_consumer_lag",
+        "mcu_ingest_to_sink_seconds_bucket",
+        "mcu_dead_letters_total",
+        "mcu:channel_last_seen:max",
+        "mcu_sink_insert_failures_total",
+        "mcu_notifications_failed_total",
+    ):
+        assert topic in used, f"the ops dashboard shows no {topic}"
