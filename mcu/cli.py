@@ -8,6 +8,7 @@ from mcu.commands.dlq import dlq
 from mcu.commands.ingest import ingest
 from mcu.commands.schemas_export import schemas_group
 from mcu.commands.service import counts, db, demo, worker
+from reports.cli import report
 
 
 @click.group()
@@ -17,5 +18,5 @@ def main(log_level: str) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (worker, ingest, dlq, schemas_group, db, demo, counts):
+for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report):
     main.add_command(command)

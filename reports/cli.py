@@ -1,0 +1,106 @@
+"""`mcu report ratings|workload|breakdown`: tables in the terminal, CSV/XLSX/HTML files for analysts."""
+
+from pathlib import Path
+
+import click
+
+from reports.build import ReportRequest
+from reports.measures import DIMENSIONS, MEASURES, UnknownName
+
+FORMATS = ["table", "csv", "xlsx", "html"]
+
+
+def _options(fn):  # type: ignore[no-untyped-def]
+    fn = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+                      help="file to write (required for xlsx; csv/html go to stdout without it)")(fn)  # fmt: skip
+    fn = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)(fn)
+    fn = click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="last day (Moscow), inclusive")(fn)
+    fn = click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]),
+                      help="first day (Moscow); default: 30 days up to --to or today")(fn)  # fmt: skip
+    return fn
+
+
+def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+    from mcu.settings import get_settings
+    from reports import render
+    from reports.fetch import WorkerError, fetch_report
+
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx needs --output FILE")
+    request = ReportRequest(
+        kind=kind, by=by, measures=measures, charts=fmt == "html",
+        date_from=date_from.date() if date_from else None, date_to=date_to.date() if date_to else None,
+    )  # fmt: skip
+    s = get_settings()
+    try:
+        report = fetch_report(s.resolved_clickhouse_dsn, f"http://{s.web_host}:{s.web_port}", request)
+    except (UnknownName, WorkerError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if fmt == "table":
+        render.to_console(report)
+        return
+    if fmt == "xlsx":
+        assert output is not None
+        render.to_xlsx(report, output)
+        click.echo(f"записано: {output}", err=True)
+        return
+    text = render.to_csv(report) if fmt == "csv" else render.to_html(report)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"записано: {output}", err=True)
+
+
+@click.group()
+def report() -> None:
+    """Аналитика МЦУ: рейтинги, загрузка блоков, сводки по разрезам (из агрегатов ClickHouse)."""
+
+
+@report.command()
+@click.option(
+    "--by",
+    default="settlement,department",
+    show_default=True,
+    help="whom to rate: settlement (administrations), department (district departments)",
+)
+@_options
+def ratings(by: str, date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """Composite rating with intervals, minimum volume and rank changes (reports/data/rating.yaml)."""
+    _run("ratings", by, None, date_from, date_to, fmt, output)
+
+
+@report.command()
+@_options
+def workload(date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """Inflow, open and overdue cases per sectoral block (per head where the directory knows it)."""
+    _run("workload", None, None, date_from, date_to, fmt, output)
+
+
+@report.command()
+@click.option("--by", default="block", show_default=True, help="dimensions: " + ",".join(DIMENSIONS))
+@click.option("--measures", default=None, help="measures: " + ",".join(MEASURES))
+@_options
+def breakdown(by: str, measures: str | None, date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """Any measures along any dimensions, e.g. --by block,settlement,channel."""
+    _run("breakdown", by, measures, date_from, date_to, fmt, output)
+
+
+@report.command("analyst-role")
+@click.option("--database", default="default", show_default=True)
+@click.option("--apply", is_flag=True, help="run it against the http(s):// store (needs admin rights)")
+def analyst_role(database: str, apply: bool) -> None:
+    """Print (or apply) the analyst role: SELECT on the views without personal data only."""
+    from reports.role import apply_role, role_sql
+
+    if not apply:
+        click.echo(role_sql(database))
+        return
+    from mcu.settings import get_settings
+    from sinks.clickhouse.client import connect
+
+    dsn = get_settings().resolved_clickhouse_dsn
+    if dsn.startswith("chdb://"):
+        raise click.ClickException("the embedded store has no users or roles; apply this on a ClickHouse server")
+    apply_role(connect(dsn), database)
+    click.echo("роль mcu_analyst создана")
