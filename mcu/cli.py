@@ -9,6 +9,7 @@ from mcu.commands.ingest import ingest
 from mcu.commands.schemas_export import schemas_group
 from mcu.commands.service import counts, db, demo, worker
 from reports.cli import report
+from sla.cli import sla as sla_group
 
 
 @click.group()
@@ -20,3 +21,4 @@ def main(log_level: str) -> None:
 
 for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report):
     main.add_command(command)
+main.add_command(sla_group)
