@@ -169,6 +169,7 @@ class WorkingCalendar:
         self._short = {e.date for e in overrides.shortened}
         self._not_short = {e.date for e in overrides.not_shortened}
         self.day = lru_cache(maxsize=8192)(self._day)
+        self.intervals_of = lru_cache(maxsize=8192)(self._intervals_of)  # type: ignore[method-assign]
 
     @classmethod
     def from_settings(cls, settings: object) -> WorkingCalendar:
@@ -215,11 +216,14 @@ class WorkingCalendar:
             d += timedelta(days=1)
         raise CalendarError(f"no working day within 400 days after {d}")
 
-    def intervals_of(self, d: date) -> list[tuple[datetime, datetime]]:
+    def intervals_of(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
         """The working intervals of one day as aware Moscow datetimes (empty on a day off)."""
+        return self._intervals_of(d)
+
+    def _intervals_of(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
         info = self.day(d)
         if not info.working:
-            return []
+            return ()
         out = [(datetime.combine(d, a, MSK), datetime.combine(d, b, MSK)) for a, b in self.intervals]
         if info.shortened:
             # One hour comes off the end of the day, through as many intervals as it takes.
@@ -232,7 +236,7 @@ class WorkingCalendar:
                 else:
                     cut -= b - a
                     out.pop()
-        return out
+        return tuple(out)
 
     def working_seconds_of(self, d: date) -> float:
         return sum((b - a).total_seconds() for a, b in self.intervals_of(d))

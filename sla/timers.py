@@ -182,19 +182,28 @@ class SlaRules:
         except KeyError:  # the policy file changed under a running case: match again
             return self.policies.lookup(s.channel, s.kind, s.urgent)
 
-    def steps(self, s: CaseTimers, t: TermTimer) -> list[Step]:
+    def step(self, s: CaseTimers, t: TermTimer, i: int) -> Step | None:
+        """The i-th step of a term's schedule: warnings at shares, the breach, escalations."""
         pol = self.policy_of(s)
         tp = pol.terms.get(t.name)
         shares = tp.warn_shares if tp else (0.5, 0.8)
-        start, deadline = _dt(t.start), _dt(t.deadline)
-        out = [
-            Step(_ts(self.calendar.point_at_share(start, deadline, sh, t.working)), SlaEventKind.WARNING, sh, 0)
-            for sh in shares
-        ]
-        out.append(Step(t.deadline, SlaEventKind.BREACH, 1.0, 0))
-        for level, after in pol.escalations:
-            at = _ts(self.calendar.deadline(deadline, after))
-            out.append(Step(at, SlaEventKind.ESCALATION, 1.0, level))
+        if i < len(shares):
+            sh = shares[i]
+            at = self.calendar.point_at_share(_dt(t.start), _dt(t.deadline), sh, t.working)
+            return Step(_ts(at), SlaEventKind.WARNING, sh, 0)
+        if i == len(shares):
+            return Step(t.deadline, SlaEventKind.BREACH, 1.0, 0)
+        j = i - len(shares) - 1
+        if j < len(pol.escalations):
+            level, after = pol.escalations[j]
+            return Step(_ts(self.calendar.deadline(_dt(t.deadline), after)), SlaEventKind.ESCALATION, 1.0, level)
+        return None
+
+    def steps(self, s: CaseTimers, t: TermTimer) -> list[Step]:
+        out, i = [], 0
+        while (st := self.step(s, t, i)) is not None:
+            out.append(st)
+            i += 1
         return out
 
     def _refresh(self, s: CaseTimers) -> None:
@@ -203,10 +212,9 @@ class SlaRules:
             return
         nxt = None
         for t in s.terms:
-            st = self.steps(s, t)
-            if t.step < len(st):
-                at = st[t.step].at
-                nxt = at if nxt is None else min(nxt, at)
+            st = self.step(s, t, t.step)
+            if st is not None:
+                nxt = st.at if nxt is None else min(nxt, st.at)
         s.next_fire = nxt
 
     def _event(
@@ -362,9 +370,7 @@ class SlaRules:
             s.next_fire = None
             return s, out
         for t in s.terms:
-            steps = self.steps(s, t)
-            while t.step < len(steps) and steps[t.step].at <= n:
-                st = steps[t.step]
+            while (st := self.step(s, t, t.step)) is not None and st.at <= n:
                 mark = f"{st.share:g}" if st.kind is SlaEventKind.WARNING else str(st.level)
                 key = f"{s.cycle}.{t.ext}:{st.kind.value}:{mark}"
                 out.append(self._event(s, t, st.kind, key, st.at, st.share, st.level))
