@@ -1,0 +1,124 @@
+"""SLA timers at scale: memory of N open timers, firing due ones, restoring the index after a restart.
+
+All cases are SYNTHETIC, generated here (channels in rotation, routed to block 3); nothing is real.
+
+1. Memory: N cases go through ``SlaTimers.on_case`` (policies, calendar, compact state) into a
+   dict store, the worker's stand-in for the Faust table; RSS growth = store + due index.
+2. Fire: a tick where ``--due`` timers are due (urgent incident cases, 50 % warnings) among N open;
+   then a tick with 100 due, to show the tick does not scan the open ones.
+3. Restore: the store is dumped as (key bytes, value bytes) records, the way the table's changelog
+   holds them; a fresh ``SlaTimers`` reloads them and rebuilds its due index, timed.
+
+    .venv/bin/python bench/sla.py [--n 1000000] [--due 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and "sla" would be this very file.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+from schemas import Case, Classification, NormalizedMessage, Routing  # noqa: E402
+from schemas.channels import Channel  # noqa: E402
+from schemas.ids import message_id_for  # noqa: E402
+from sla.calendar import MSK, WorkingCalendar  # noqa: E402
+from sla.policies import load_policies  # noqa: E402
+from sla.timers import SlaTimers  # noqa: E402
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def synthetic_case(i: int, created: datetime, channel: Channel, urgent: bool) -> Case:
+    sid = f"bench-{i}"
+    return Case(
+        message=NormalizedMessage(
+            message_id=message_id_for(channel.value, sid),
+            channel=channel,
+            source_id=sid,
+            created_at=created,
+            fetched_at=created,
+            normalized_at=created,
+            text="синтетическое сообщение для замера",
+        ),
+        classification=Classification(category="synthetic", kind="complaint", urgent=urgent),
+        routing=Routing(block=3, department="housing", settlement="tuapsinskoe"),
+        enriched_at=created,
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1_000_000, help="open timers (cases)")
+    ap.add_argument("--due", type=int, default=10_000, help="timers due at the measured tick")
+    args = ap.parse_args()
+    n, due, small = args.n, args.due, 100
+
+    timers = SlaTimers(load_policies(), WorkingCalendar())
+    gc.collect()
+    rss0 = rss_mib()
+    t0 = time.perf_counter()
+    # Group A (due): urgent incident cases of Mon 02.03.2026 09:00: 4 working hours → 50 % at 11:00.
+    # Group C (small): urgent, 10:00 → 50 % at 12:00. The rest start on 16.03 or later, so nothing
+    # of theirs is due on 02.03.
+    channels = list(Channel)
+    a_start = datetime(2026, 3, 2, 9, 0, tzinfo=MSK)
+    c_start = datetime(2026, 3, 2, 10, 0, tzinfo=MSK)
+    rest_start = datetime(2026, 3, 16, 9, 0, tzinfo=MSK)
+    for i in range(n):
+        if i < due:
+            case = synthetic_case(i, a_start, Channel.INCIDENT, True)
+        elif i < due + small:
+            case = synthetic_case(i, c_start, Channel.INCIDENT, True)
+        else:
+            case = synthetic_case(i, rest_start + timedelta(seconds=13 * i), channels[i % len(channels)], i % 7 == 0)
+        timers.on_case(case)
+    t_build = time.perf_counter() - t0
+    gc.collect()
+    rss1 = rss_mib()
+    stored = sum(len(v) for v in timers.store.values())
+    print(f"synthetic cases: {n:,}; on_case {t_build:.1f} s ({t_build / n * 1e6:.1f} µs/case)")
+    print(f"memory: RSS {rss0:.0f} → {rss1:.0f} MiB, growth {rss1 - rss0:.0f} MiB for {n:,} open timers")
+    print(f"  state bytes {stored / n:.0f} B/case avg; due-index entries {len(timers.index):,}")
+
+    t0 = time.perf_counter()
+    fired = timers.tick(datetime(2026, 3, 2, 11, 30, tzinfo=MSK))
+    t_fire = time.perf_counter() - t0
+    print(f"tick with {due:,} due among {n:,} open: {len(fired):,} events in {t_fire * 1000:.0f} ms")
+    t0 = time.perf_counter()
+    fired_small = timers.tick(datetime(2026, 3, 2, 12, 5, tzinfo=MSK))
+    t_small = time.perf_counter() - t0
+    print(f"tick with {small} due among {n:,} open: {len(fired_small)} events in {t_small * 1000:.1f} ms")
+
+    changelog = [(k.encode(), v) for k, v in timers.store.items()]
+    policies, calendar = timers.rules.policies, timers.rules.calendar
+    del timers
+    gc.collect()
+    t0 = time.perf_counter()
+    restored = SlaTimers(policies, calendar, {k.decode(): v for k, v in changelog})
+    entries = restored.rebuild()
+    t_restore = time.perf_counter() - t0
+    print(f"restore: {len(changelog):,} records → {entries:,} index entries in {t_restore:.1f} s")
+    t0 = time.perf_counter()
+    again = restored.tick(datetime(2026, 3, 2, 12, 5, tzinfo=MSK))
+    print(f"  first tick after restore: {len(again)} events (already fired before: expect 0) in "
+          f"{(time.perf_counter() - t0) * 1000:.1f} ms")  # fmt: skip
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
