@@ -4,6 +4,7 @@ import logging
 
 import click
 
+from ingest.cli import connector, simulate_cmd
 from mcu.commands.dlq import dlq
 from mcu.commands.ingest import ingest
 from mcu.commands.schemas_export import schemas_group
@@ -19,6 +20,6 @@ def main(log_level: str) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report):
+for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report, connector, simulate_cmd):
     main.add_command(command)
 main.add_command(sla_group)

@@ -1,0 +1,170 @@
+"""`mcu connector ...` and `mcu simulate`: run the channel connectors and the synthetic traffic."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ingest.connectors.base import PermanentError, Runner
+from ingest.connectors.formats import FORMATS
+from ingest.connectors.registry import IMPORTS, POLLED, NotConfigured, cursor_store, file_import, polled_connector
+from mcu.settings import get_settings
+
+
+def _publishers(settings: Any) -> tuple[Any, Any]:
+    from ingest.connectors.events import EventPublisher
+    from ingest.producer import RawPublisher
+
+    return RawPublisher(settings), EventPublisher(settings)
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGINT/SIGTERM finish the batch in hand (its cursor is saved), then stop: nothing repeats."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@click.group("connector")
+def connector() -> None:
+    """Channel connectors: poll a source or import an export file into raw.<channel>."""
+
+
+@connector.command("run")
+@click.argument("name", type=click.Choice(POLLED))
+@click.option("--once", is_flag=True, help="one polling round, then exit")
+def run_connector(name: str, once: bool) -> None:
+    """Poll NAME (vk, telegram, email) until stopped; cursor in <MCU_VAR_DIR>/connectors."""
+    settings = get_settings()
+    try:
+        conn = polled_connector(name, settings)
+    except NotConfigured as exc:
+        raise click.UsageError(f"{name}: {exc}") from exc
+    raw, events = _publishers(settings)
+    runner = Runner(conn, raw, cursor_store(settings), events)
+    stop = _stop_on_signals()
+    try:
+        stats = runner.drain(stop) if once else runner.run_forever(stop, settings.connector_poll_seconds)
+    except PermanentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        raw.close()
+        events.close()
+    click.echo(f"{name}: {stats.records} record(s), {stats.events} status event(s) in {stats.batches} batch(es)")
+
+
+@connector.command("import")
+@click.argument("name", type=click.Choice(IMPORTS))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1))
+def import_file(name: str, file: Path, batch_size: int) -> None:
+    """Import an export FILE (CSV or XLSX) of channel NAME; re-running it publishes nothing new."""
+    settings = get_settings()
+    raw, events = _publishers(settings)
+    runner = Runner(file_import(name, file, batch_size), raw, cursor_store(settings), events)
+    try:
+        stats = runner.drain(_stop_on_signals())
+    except PermanentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        raw.close()
+        events.close()
+    click.echo(f"{file.name}: {stats.records} row(s), {stats.events} status event(s) published to raw.{name}")
+
+
+@connector.command("status")
+def status() -> None:
+    """Each connector's cursor and when it was last written."""
+    store = cursor_store(get_settings())
+    files = sorted(store.directory.glob("*.cursor.json")) if store.directory.exists() else []
+    if not files:
+        click.echo(f"no cursors in {store.directory}")
+    for f in files:
+        when = datetime.fromtimestamp(f.stat().st_mtime, UTC).isoformat(timespec="seconds")
+        click.echo(f"{f.name.removesuffix('.cursor.json')}\t{when}\t{f.read_text('utf-8')[:300]}")
+
+
+@connector.command("formats")
+def formats() -> None:
+    """What each file-import format expects, and what of it is confirmed."""
+    for channel, fmt in FORMATS.items():
+        click.echo(f"{channel.value}: {fmt.provenance}")
+        for canonical, aliases in fmt.columns.items():
+            click.echo(f"    {canonical}: {' | '.join(aliases)}")
+
+
+@click.command("simulate")
+@click.option("--rate", default=50.0, show_default=True, help="records per second to publish (0: no pause)")
+@click.option("--days", default=1.0, show_default=True, help="simulated span ending now")
+@click.option("--per-day", default=200.0, show_default=True, help="messages per simulated day (district)")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="write JSONL files here, not Kafka")
+def simulate_cmd(rate: float, days: float, per_day: float, seed: int, out: Path | None) -> None:
+    """Synthetic traffic of the district (every record marked "synthetic": true) with later status events."""
+    from ingest.connectors.base import json_bytes
+    from ingest.simulator import SimConfig, simulate
+
+    records = simulate(SimConfig(days=days, per_day=per_day, seed=seed))
+    stop = _stop_on_signals()
+    counts = {"messages": 0, "events": 0}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        handles: dict[str, Any] = {}
+        try:
+            for rec in records:
+                if stop.is_set():
+                    break
+                key = "case.events" if rec.event else f"raw.{rec.channel.value}"
+                fh = handles.get(key) or handles.setdefault(key, (out / f"{key}.jsonl").open("w", encoding="utf-8"))
+                if rec.event:
+                    fh.write(rec.event.model_dump_json() + "\n")
+                    counts["events"] += 1
+                else:
+                    fh.write(
+                        json.dumps({"source_id": rec.source_id, "payload": rec.payload}, ensure_ascii=False) + "\n"
+                    )
+                    counts["messages"] += 1
+        finally:
+            for fh in handles.values():
+                fh.close()
+        click.echo(f"wrote {counts['messages']} synthetic message(s) and {counts['events']} event(s) to {out}")
+        return
+    settings = get_settings()
+    raw, events = _publishers(settings)
+    interval = 1.0 / rate if rate > 0 else 0.0
+    next_at = time.monotonic()
+    try:
+        for rec in records:
+            if stop.is_set():
+                break
+            if rec.event:
+                events.publish_event(rec.event)
+                counts["events"] += 1
+            else:
+                raw.publish(rec.channel, json_bytes(rec.payload), source_id=rec.source_id, received_at=rec.at)
+                counts["messages"] += 1
+            if interval:
+                next_at += interval
+                pause = next_at - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+        raw.flush()
+        events.flush()
+    finally:
+        raw.close()
+        events.close()
+    click.echo(f"published {counts['messages']} synthetic message(s) and {counts['events']} status event(s)")
+    if stop.is_set():
+        sys.exit(130)
+
+
+COMMANDS = (connector, simulate_cmd)

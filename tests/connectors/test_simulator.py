@@ -1,0 +1,84 @@
+"""The simulator: every record it makes is marked synthetic, normalises cleanly, follows the census
+weights, and its status events come after their message."""
+
+from __future__ import annotations
+
+import collections
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.cli import simulate_cmd
+from ingest.connectors.open311 import load_services
+from ingest.simulator import SimConfig, simulate
+from ingest.simulator.places import load_places
+from ingest.simulator.texts import TOPICS
+from schemas import Channel, message_id_for
+
+from .conftest import FakePublisher, normalize_delivered
+
+END = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def records():
+    return list(simulate(SimConfig(days=14, per_day=400, seed=7, end=END)))
+
+
+def test_same_seed_same_traffic():
+    a = [(r.at, r.source_id) for r in simulate(SimConfig(days=1, per_day=300, seed=3, end=END))]
+    b = [(r.at, r.source_id) for r in simulate(SimConfig(days=1, per_day=300, seed=3, end=END))]
+    c = [(r.at, r.source_id) for r in simulate(SimConfig(days=1, per_day=300, seed=4, end=END))]
+    assert a == b and a != c
+
+
+def test_every_message_is_marked_synthetic_and_normalises(records):
+    pub = FakePublisher()
+    from ingest.connectors.base import json_bytes
+
+    for r in records:
+        if r.payload is not None:
+            assert r.payload["synthetic"] is True
+            pub.delivered.append((r.channel.value, r.source_id, json_bytes(r.payload), r.at))
+    messages, rejected = normalize_delivered(pub)
+    assert rejected == []
+    assert {m.channel for m in messages} == set(Channel)
+    assert all(m.extra.get("synthetic") is True for m in messages)
+
+
+def test_settlements_follow_census_population(records):
+    places = load_places()
+    total_pop = sum(p for _c, _n, p in places.settlements)
+    counts = collections.Counter(r.truth["settlement"] for r in records if r.payload)
+    n = sum(counts.values())
+    for code, _name, pop in places.settlements:
+        expected = pop / total_pop
+        assert abs(counts[code] / n - expected) < 0.03, (code, counts[code] / n, expected)
+
+
+def test_events_follow_their_messages_and_stay_in_the_span(records):
+    born = {}
+    for r in records:
+        if r.payload is not None:
+            born[message_id_for(r.channel.value, r.source_id)] = r.at
+    events = [r.event for r in records if r.event is not None]
+    assert events
+    kinds = collections.Counter(e.type.value for e in events)
+    assert kinds["answered"] > kinds["reopened"] > 0 and kinds["rated"] > 0
+    for e in events:
+        assert e.message_id in born and born[e.message_id] < e.at <= END
+    times = [r.at for r in records]
+    assert times == sorted(times)
+
+
+def test_topics_are_categories_of_the_taxonomy():
+    codes = {s["service_code"] for s in load_services()}
+    assert set(TOPICS) <= codes
+
+
+def test_cli_writes_jsonl_without_kafka(tmp_path):
+    result = CliRunner().invoke(simulate_cmd, ["--days", "0.5", "--seed", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "synthetic message(s)" in result.output
+    assert (tmp_path / "raw.pos.jsonl").read_text().count('"synthetic": true') > 0
