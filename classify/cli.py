@@ -99,3 +99,121 @@ def predict(input_path: Path, output_path: Path, no_model: bool) -> None:
         if out is not sys.stdout:
             out.close()
     click.echo(f"{n} messages classified", err=True)
+
+
+DEV_SET = Path(__file__).parent / "data" / "dev_spb.jsonl"
+MODEL_PATH = Path(__file__).parent / "data" / "model.joblib"
+
+
+def _print_report(title: str, rep: dict[str, Any]) -> None:
+    click.echo(f"\n== {title}: macro-F1 {rep['macro_f1']:.4f}, accuracy {rep['accuracy']:.4f}")
+    click.echo(f"{'class':<24}{'prec':>7}{'rec':>7}{'f1':>7}{'n':>6}")
+    for lab, m in rep["per_class"].items():
+        if m["support"] or m["precision"]:
+            click.echo(f"{lab:<24}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}{m['support']:>6}")
+    labels = rep["confusion"]["labels"]
+    cm = rep["confusion"]["rows_gold_cols_predicted"]
+    used = [i for i, lab in enumerate(labels) if any(row[i] for row in cm) or rep["per_class"][lab]["support"]]
+    click.echo("confusion (rows: gold, columns: predicted; codes as in the table above, in order)")
+    click.echo("    " + " ".join(f"{j:>4}" for j in range(len(used))))
+    for n, i in enumerate(used):
+        if rep["per_class"][labels[i]]["support"]:
+            click.echo(f"{n:>3} " + " ".join(f"{cm[i][j]:>4}" for j in used) + f"  {labels[i]}")
+
+
+@classify.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--cv", "folds", type=int, default=0, help="k-fold cross-validation: refit the model per fold")
+@click.option(
+    "--synthetic",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="synthetic rows added to training folds only (never scored)",
+)
+@click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="write the full report as JSON")
+def eval_cmd(file: Path, folds: int, synthetic: tuple[Path, ...], json_out: Path | None) -> None:
+    """Per-class precision/recall/F1, macro-F1, confusion matrix, settlement accuracy on labelled JSONL.
+
+    Lines: {"text", "category"?, "settlement"?, "lat"?, "lon"?, "hints"?}; rows marked
+    "synthetic": true are never scored.
+    """
+    from classify.devset import read_jsonl
+    from classify.training import block_of, cross_validate, report
+
+    rows = read_jsonl(file)
+    scored = [r for r in rows if not r.get("synthetic")]
+    enricher = Enricher.load(use_model=folds == 0)
+    result: dict[str, Any] = {"file": str(file), "model_version": enricher.model_version}
+    cat_rows = [r for r in scored if r.get("category")]
+    if cat_rows and folds:
+        syn = [r for p in synthetic for r in read_jsonl(p)] + [r for r in rows if r.get("synthetic")]
+        result["cv"] = cross_validate(enricher, cat_rows, folds=folds, synthetic=syn)
+        for layer in ("combined", "rules_only", "model_only"):
+            _print_report(f"{layer} category ({folds}-fold CV)", result["cv"][layer]["category"])
+            _print_report(f"{layer} block ({folds}-fold CV)", result["cv"][layer]["block"])
+    elif cat_rows:
+        pred, gold = [], []
+        for i, r in enumerate(cat_rows):
+            c, _ = enricher.enrich(message_from_line(r, i))
+            pred.append(c.category)
+            gold.append(r["category"])
+        result["category"] = report(gold, pred).as_dict()
+        result["block"] = report([block_of(enricher, g) for g in gold], [block_of(enricher, p) for p in pred]).as_dict()
+        _print_report("category", result["category"])
+        _print_report("block", result["block"])
+    st_rows = [r for r in scored if "settlement" in r]
+    if st_rows:
+        hits, wrong = 0, []
+        for i, r in enumerate(st_rows):
+            _, route = enricher.enrich(message_from_line(r, i))
+            if route.settlement == r["settlement"]:
+                hits += 1
+            else:
+                wrong.append(
+                    {
+                        "id": r.get("id"),
+                        "gold": r["settlement"],
+                        "got": route.settlement,
+                        "evidence": route.settlement_evidence,
+                    }
+                )
+        result["settlement"] = {"n": len(st_rows), "accuracy": hits / len(st_rows), "errors": wrong}
+        click.echo(f"\n== settlement accuracy: {hits}/{len(st_rows)} = {hits / len(st_rows):.4f}")
+        for w in wrong[:30]:
+            click.echo(f"   {w}")
+    if json_out:
+        json_out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+@classify.command()
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help=f"labelled JSONL (default: {DEV_SET.name}); synthetic rows are used for training too",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=MODEL_PATH, show_default=True)
+def train(data: tuple[Path, ...], output: Path) -> None:
+    """Train the statistical layer on labelled data and store the versioned artefact."""
+    from classify.devset import read_jsonl
+    from classify.training import fit, lemmatise
+
+    paths = data or (DEV_SET,)
+    rows = [r for p in paths for r in read_jsonl(p) if r.get("category")]
+    enricher = Enricher.load(use_model=False)
+    model = fit(
+        lemmatise(enricher, rows),
+        [r["category"] for r in rows],
+        meta={
+            "data": [p.name for p in paths],
+            "n_synthetic": sum(1 for r in rows if r.get("synthetic")),
+            "taxonomy_version": enricher.taxonomy.version,
+        },
+    )
+    model.save(output)
+    size = output.stat().st_size
+    click.echo(
+        f"{model.version}: {len(rows)} examples, {len(model.classes)} classes, "
+        f"{len(model.vocab)} features -> {output} ({size / 1e6:.2f} MB)"
+    )

@@ -21,11 +21,14 @@ from route.yaml_load import package_file
 
 ARTEFACT = "data/model.joblib"
 FORMAT = 1
+# With fewer known words than this the model has no opinion (one word is not a topic).
+MIN_KNOWN_WORDS = 2
 # Words that carry no topic; the rest (including «не», «нет») stay, they matter here.
 STOPWORDS = frozenset(
     "и в во на с со к ко по о об от до из за у для при а но же ли бы то это что как так его ее их "
     "они он она мы вы я ты мой наш ваш этот тот который весь свой быть там тут здесь уже еще очень "
-    "или да также просить прошу пожалуйста".split()
+    "или да также просить прошу пожалуйста добрый день вечер утро здравствуйте здравствовать уважаемый "
+    "спасибо заранее".split()
 )
 
 
@@ -47,7 +50,7 @@ class LinearTextModel:
 
     def scores(self, lemmas: Sequence[str]) -> np.ndarray | None:
         counts = Counter(f for f in features(lemmas) if f in self.vocab)
-        if not counts:
+        if sum(1 for f in counts if " " not in f) < MIN_KNOWN_WORDS:
             return None
         idx = np.fromiter((self.vocab[f] for f in counts), dtype=np.int64, count=len(counts))
         tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts))

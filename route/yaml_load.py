@@ -1,6 +1,6 @@
 """Load a packaged YAML file into a pydantic model, with errors that name the file and the line."""
 
-from importlib import resources
+import importlib
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,4 +54,8 @@ def load_yaml_model(model: type[M], path: Path | str) -> M:
 
 
 def package_file(package: str, name: str) -> Path:
-    return Path(str(resources.files(package).joinpath(name)))
+    """A data file shipped inside a package (installed as package data by pyproject)."""
+    module = importlib.import_module(package)
+    if module.__file__ is None:
+        raise DataFileError(f"package {package!r} has no location on disk")
+    return Path(module.__file__).parent / name
