@@ -496,6 +496,7 @@ class Collected:
 
     events: list[SlaEvent]
     updates: dict[str, bytes]
+    base: dict[str, bytes] = field(default_factory=dict)  # what each state was when collected
 
 
 class SlaTimers:
@@ -538,20 +539,29 @@ class SlaTimers:
         n = _ts(now)
         events: list[SlaEvent] = []
         updates: dict[str, bytes] = {}
+        base: dict[str, bytes] = {}
         for at, mid in self.index.pop_due(n):
             raw = updates.get(mid) or self.store.get(mid)
             if raw is None or next_fire_of(raw) != at:
                 continue  # stale entry: the case moved, closed or already fired
             s, fired = self.rules.fire(loads(mid, raw), n)
             events.extend(fired)
+            base.setdefault(mid, raw)
             updates[mid] = dumps(s)
         events.sort(key=lambda e: (e.at, e.message_id, e.term))
-        return Collected(events, updates)
+        return Collected(events, updates, base)
 
     def commit(self, batch: Collected) -> None:
         for mid, data in batch.updates.items():
-            self.store[mid] = data
-            nf = next_fire_of(data)
+            current = self.store.get(mid)
+            if current is not None and current != batch.base.get(mid):
+                # A case event changed the state while the events were being sent: keep that state;
+                # its steps were not advanced, so they fire again next tick with the same dedup
+                # keys (at-least-once; downstream drops the repeats).
+                nf = next_fire_of(current)
+            else:
+                self.store[mid] = data
+                nf = next_fire_of(data)
             if nf is not None:
                 self.index.push(mid, nf)
 

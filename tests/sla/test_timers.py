@@ -58,7 +58,7 @@ def test_incident_crosses_50_80_100_and_escalations(timers: SlaTimers) -> None:
         (K.ESCALATION, 1.0, 2, msk(2026, 3, 16, 18, 0)),  # +3 working days → coordinator
     ]
     assert len({e.dedup_key for e in events}) == 5
-    assert all(e.block == 3 and e.department == "uzhkh" and e.term == "resolution" for e in events)
+    assert all(e.block == 3 and e.department == "housing" and e.term == "resolution" for e in events)
     assert timers.tick(msk(2026, 4, 1)) == []
 
 
@@ -212,4 +212,26 @@ def test_tick_reads_only_due_cases(policies, cal) -> None:  # type: ignore[no-un
     store.reads = 0
     events = timers.tick(msk(2026, 3, 2, 11, 0))  # the urgent ones reach 50 % at 11:00
     assert len(events) == 3
-    assert store.reads <= 3
+    assert store.reads <= 2 * 3  # read when fired, read again when committed: due cases only
+
+
+def test_event_between_collect_and_commit_is_not_overwritten(timers: SlaTimers) -> None:
+    case = make_case(msk(2026, 3, 10, 9, 0), Channel.INCIDENT)
+    timers.on_case(case)
+    batch = timers.collect(msk(2026, 3, 10, 15, 0))  # 50 % of 9 working hours: 14:30
+    assert [e.kind for e in batch.events] == [K.WARNING]
+    # While the warning is being sent, the case is answered.
+    assert [e.kind for e in timers.on_event(make_event(case, T.ANSWERED, msk(2026, 3, 10, 15, 1)))] == [K.MET]
+    timers.commit(batch)
+    state = next(timers.states())
+    assert state.closed and state.terms == []
+    assert timers.tick(msk(2026, 4, 1)) == []
+
+
+def test_abort_refires_the_same_events(timers: SlaTimers) -> None:
+    case = make_case(msk(2026, 3, 10, 9, 0), Channel.INCIDENT)
+    timers.on_case(case)
+    first = timers.collect(msk(2026, 3, 10, 15, 0))
+    timers.abort(first)  # the send to Kafka failed
+    again = timers.tick(msk(2026, 3, 10, 15, 0))
+    assert [e.dedup_key for e in again] == [e.dedup_key for e in first.events] and again
