@@ -288,7 +288,7 @@ class SlaRules:
             s.terms.append(self._new_term(tp, self._start_of(s, tp)))
         events: list[SlaEvent] = []
         pending, s.pending = s.pending, []
-        for raw in sorted(pending, key=lambda e: e["at"]):
+        for raw in sorted(pending, key=lambda e: datetime.fromisoformat(e["at"])):
             s, more = self.apply_event(s, CaseEvent.model_validate(raw))
             events.extend(more)
         self._refresh(s)

@@ -88,3 +88,17 @@ def test_daily_digest_groups_the_block_and_reaches_its_head(smtp: SmtpServer) ->
     assert soon.message_id in soon_part and "осталось" in soon_part
     assert far.message_id not in text and other.message_id not in text
     assert f"https://mcu.example/cases/{soon.message_id}" in text
+
+
+def test_notifier_from_settings_has_only_configured_channels() -> None:
+    from pydantic import SecretStr
+
+    from mcu.settings import Settings
+    from sinks.notify.wiring import make_notifier
+
+    n = make_notifier(Settings())
+    assert set(n.senders) == {"email"}
+    n = make_notifier(Settings(telegram_bot_token=SecretStr("1:x"), webhook_secret=SecretStr("s")))
+    assert set(n.senders) == {"email", "telegram", "webhook"}
+    assert n.contacts.data.version.startswith("example")
+    asyncio.run(n.aclose())

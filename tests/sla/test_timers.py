@@ -235,3 +235,15 @@ def test_abort_refires_the_same_events(timers: SlaTimers) -> None:
     timers.abort(first)  # the send to Kafka failed
     again = timers.tick(msk(2026, 3, 10, 15, 0))
     assert [e.dedup_key for e in again] == [e.dedup_key for e in first.events] and again
+
+
+def test_wiring_from_settings_uses_the_packaged_files() -> None:
+    from mcu.settings import Settings
+    from sla.wiring import make_timers
+
+    t = make_timers(Settings(sla_work_hours="08:00-17:00"))
+    case = make_case(msk(2026, 3, 10, 8, 0), Channel.INCIDENT)
+    t.on_case(case)
+    state = next(t.states())
+    # 9 working hours of an 08:00–17:00 day without lunch end at 17:00 the same day.
+    assert state.terms[0].deadline == int(msk(2026, 3, 10, 17, 0).timestamp())
