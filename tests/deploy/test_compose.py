@@ -104,8 +104,21 @@ def test_worker_settings_point_at_the_compose_services(compose: dict[str, Any]) 
     assert env["MCU_WEB_HOST"] == "0.0.0.0", "bound to loopback, /metrics and /health are unreachable"
     # Every MCU_* variable must be a real setting; a typo would be silently ignored at run time.
     fields = {f"MCU_{name.upper()}" for name in Settings.model_fields}
-    unknown = {k for k in env if k.startswith("MCU_")} - fields
-    assert not unknown, f"not settings of mcu/settings.py: {sorted(unknown)}"
+    for name, service in services.items():
+        if service.get("image") == services["worker"]["image"]:
+            unknown = {k for k in _env(service) if k.startswith("MCU_")} - fields
+            assert not unknown, f"{name}: not settings of mcu/settings.py: {sorted(unknown)}"
+
+
+def test_connectors_are_opt_in_and_run_a_real_command(compose: dict[str, Any]) -> None:
+    from ingest.connectors.registry import POLLED
+
+    services = compose["services"]
+    connectors = {n: s for n, s in services.items() if n.startswith("connector-")}
+    assert set(connectors) == {f"connector-{name}" for name in POLLED}
+    for name, service in connectors.items():
+        assert service["command"] == ["mcu", "connector", "run", name.removeprefix("connector-")]
+        assert service["profiles"] == ["connectors"], "connectors without credentials must not start"
 
 
 def test_no_secret_has_a_default(compose: dict[str, Any]) -> None:
