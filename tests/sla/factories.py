@@ -16,8 +16,8 @@ def make_case(
     kind: str = "complaint",
     urgent: bool = False,
     block: int = 3,
-    department: str = "uzhkh",
-    settlement: str = "tuapse",
+    department: str = "housing",
+    settlement: str = "tuapsinskoe",
     forward_to: str | None = None,
     source_id: str | None = None,
 ) -> Case:
