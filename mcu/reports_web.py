@@ -4,6 +4,7 @@ POST /reports with a ReportRequest as JSON → the Report as JSON (reports/build
 """
 
 import logging
+import time
 
 from faust.web import Request, Response, View
 from pydantic import ValidationError
@@ -12,7 +13,7 @@ from mcu.agents.sink import store
 from mcu.app import app
 from reports.build import ReportRequest, build_report
 from reports.measures import UnknownName
-from reports.store import client_query, prepare
+from reports.store import client_query, prepare, refresh, refresh_recent
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,30 @@ class Reports(View):
         return self.json(report.model_dump(mode="json"))
 
 
+FULL_REFRESH_SECONDS = 6 * 3600
+_last_full = {"at": 0.0}
+
+
 @app.task
 async def _prepare_reports() -> None:
     # The working-time calendar must be in the store before the aggregates mean anything.
     try:
-        written = await store.run(prepare)
-        if written:
-            log.info("reports: work_calendar written and daily_stats refreshed")
+        if await store.run(prepare):
+            log.info("reports: work_calendar written")
+        _last_full["at"] = time.monotonic()
     except Exception:
-        log.exception("reports: could not prepare the working-time calendar")
+        log.exception("reports: could not prepare the working-time calendar and aggregates")
+
+
+@app.timer(interval=300.0, on_leader=True)
+async def _refresh_daily_stats() -> None:
+    # Recent months every 5 minutes (answers land within a term); everything every 6 hours, so
+    # late changes to old cases (a reopening months later, a re-routing) reach the aggregates too.
+    try:
+        if time.monotonic() - _last_full["at"] >= FULL_REFRESH_SECONDS:
+            await store.run(refresh)
+            _last_full["at"] = time.monotonic()
+        else:
+            await store.run(refresh_recent)
+    except Exception:
+        log.exception("reports: refreshing daily_stats failed; the previous figures stay")

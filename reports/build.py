@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from reports.config import RatingConfig, default_rating_config
-from reports.measures import DEFAULT_BREAKDOWN_MEASURES, DIMENSIONS, MEASURES, Fmt, parse_list
+from reports.measures import BODY_DIMENSIONS, DEFAULT_BREAKDOWN_MEASURES, DIMENSIONS, MEASURES, Fmt, parse_list
 from reports.names import Names, load_names
 from reports.stats import competition_ranks, composite, wilson
 
@@ -100,7 +100,7 @@ def _rating_rows(query: Query, body: str, d_from: date, d_to: date, cfg: RatingC
                sum(complaints), sum(rating_sum), sum(reopened), sum(overdue),
                quantilesTDigestMerge(0.5, 0.9)(first_response_hours)[1],
                quantilesTDigestMerge(0.5, 0.9)(resolution_hours)[1]
-        FROM daily_stats
+        FROM daily_body_stats
         WHERE {PERIOD_WHERE} AND level = %(level)s
         GROUP BY body
     """
@@ -211,9 +211,9 @@ def ratings_section(
 
 def workload_section(query: Query, d_from: date, d_to: date, names: Names) -> Section:
     inflow = {int(r[0]): r[1:] for r in _rows(query, f"""
-        SELECT block, sum(cases), sum(overdue) FROM daily_stats WHERE {PERIOD_WHERE} GROUP BY block""",
+        SELECT block, sum(cases), sum(overdue) FROM daily_body_stats WHERE {PERIOD_WHERE} GROUP BY block""",
         _period(d_from, d_to))}  # fmt: skip
-    now = {int(r[0]): r[1:] for r in _rows(query, "SELECT block, sum(open), sum(open_overdue) FROM daily_stats"
+    now = {int(r[0]): r[1:] for r in _rows(query, "SELECT block, sum(open), sum(open_overdue) FROM daily_body_stats"
                                            " GROUP BY block", {})}  # fmt: skip
     working_days = _rows(
         query,
@@ -261,7 +261,8 @@ def breakdown_section(
     dims = [f"{DIMENSIONS[d][0]} AS {d}" for d in by]
     sel = ", ".join([*dims, *(f"{MEASURES[m].sql} AS m_{m}" for m in measures)])
     group = f"GROUP BY {', '.join(by)} ORDER BY {', '.join(by)}" if by else ""
-    rows = _rows(query, f"SELECT {sel} FROM daily_stats WHERE {PERIOD_WHERE} {group}", _period(d_from, d_to))
+    table = "daily_body_stats" if set(by) <= BODY_DIMENSIONS else "daily_stats"
+    rows = _rows(query, f"SELECT {sel} FROM {table} WHERE {PERIOD_WHERE} {group}", _period(d_from, d_to))
     for r in rows:
         for i, d in enumerate(by):
             r[i] = names.label(d, r[i])
@@ -276,10 +277,10 @@ def breakdown_section(
 
 def chart_data(query: Query, d_from: date, d_to: date, names: Names, settlement_rating: list[dict]) -> dict:
     trend = _rows(query, f"""
-        SELECT toMonday(day) AS week, block, sum(cases) FROM daily_stats WHERE {PERIOD_WHERE}
+        SELECT toMonday(day) AS week, block, sum(cases) FROM daily_body_stats WHERE {PERIOD_WHERE}
         GROUP BY week, block ORDER BY week, block""", _period(d_from, d_to))  # fmt: skip
     heat = _rows(query, f"""
-        SELECT block, settlement, sum(cases) FROM daily_stats WHERE {PERIOD_WHERE}
+        SELECT block, settlement, sum(cases) FROM daily_body_stats WHERE {PERIOD_WHERE}
         GROUP BY block, settlement ORDER BY block, settlement""", _period(d_from, d_to))  # fmt: skip
     bars = [
         {"body": names.body("settlement", b["body"]), "score": b["score"][0], "low": b["score"][1],

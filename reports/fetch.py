@@ -27,7 +27,7 @@ def from_worker(base_url: str, request: ReportRequest, timeout: float = 300.0) -
 
 
 def from_store(dsn: str, request: ReportRequest) -> Report:
-    from reports.store import client_query, prepare, refresh
+    from reports.store import client_query, prepare
     from sinks.clickhouse.client import connect
 
     client = connect(dsn)
@@ -35,8 +35,7 @@ def from_store(dsn: str, request: ReportRequest) -> Report:
         from sinks.clickhouse.migrate import migrate
 
         migrate(client)
-        if not prepare(client):
-            refresh(client)
+        prepare(client)  # nobody refreshed the aggregates while the worker was down
     return build_report(client_query(client), request)
 
 

@@ -75,6 +75,9 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "year": ("toYear(day)", "год"),
 }
 
+# Dimensions daily_body_stats keeps: a breakdown along these alone reads the smaller table.
+BODY_DIMENSIONS = {"block", "department", "settlement", "level", "day", "week", "month", "year"}
+
 
 class UnknownName(ValueError):
     pass

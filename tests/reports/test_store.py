@@ -3,7 +3,7 @@
 from datetime import date
 
 from reports.build import ReportRequest, build_report
-from reports.store import refresh
+from reports.store import client_query, refresh
 from reports.worktime import calendar_rows, default_calendar
 from sinks.clickhouse import rows
 from sinks.clickhouse.migrate import migrate
@@ -65,3 +65,49 @@ def test_sql_working_hours_match_the_calendar(loaded):
 
 def test_migrations_rerun_is_a_no_op(loaded):
     assert migrate(loaded) == []
+
+
+def test_partial_refresh_replaces_only_recent_months(loaded, query):
+    before = _by_settlement(query)
+    dec_before = loaded.query("SELECT sum(cases) FROM daily_stats WHERE day < '2026-01-01'").result_rows[0][0]
+    a = next(s for s in SPECS if s.mid == "A")
+    # A re-routed, but only January is recomputed: December (where A lies) keeps the old figures
+    insert_batch(loaded, "cases", rows.CASE_COLUMNS, [rows.case_row(case_of(a, 30, settlement="nebugskoe"))], "x")
+    refresh(loaded, date(2026, 1, 15))
+    assert _by_settlement(query) == before
+    refresh(loaded)
+    after = _by_settlement(query)
+    assert after["Небугское"][0] == 1 and after["Туапсинское"][0] == before["Туапсинское"][0] - 1
+    assert loaded.query("SELECT sum(cases) FROM daily_stats WHERE day < '2026-01-01'").result_rows[0][0] == dec_before
+
+
+def test_everything_runs_in_chdbs_default_database(chdb_path):
+    """The worker uses chdb's `default` database (engine Overlay), which refuses some DDL
+    (refreshable views): migrations, the calendar and the refresh must work there too."""
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(dsn=f"chdb://{chdb_path}")
+    engine = client.query("SELECT engine FROM system.databases WHERE name = currentDatabase()").result_rows
+    assert client.query("SELECT currentDatabase()").result_rows[0][0] == "default"
+    try:
+        migrate(client)
+        from reports.worktime import sync_calendar
+
+        sync_calendar(client)
+        load(client)
+        assert refresh(client) > 0
+        rep = build_report(client_query(client), ReportRequest(kind="ratings", **PERIOD), CFG, NAMES)
+        assert any(r[2] == "Шепсинское" and r[0] == 1 for r in rep.sections[0].rows)
+    finally:
+        for name, kind in client.query("SELECT name, engine FROM system.tables WHERE database = 'default'"
+                                       " ORDER BY engine LIKE '%View' DESC").result_rows:  # fmt: skip
+            client.command(f"DROP {'VIEW' if kind.endswith('View') else 'TABLE'} IF EXISTS default.{name}")
+    assert engine  # recorded for the failure message: Overlay on chdb 4.4
+
+
+def test_rollup_agrees_with_the_full_grain(loaded):
+    cols = "sum(cases), sum(overdue), sum(rating_sum), uniqExactMerge(problems)"
+    q = "quantilesTDigestMerge(0.5, 0.9)(first_response_hours)"
+    full = loaded.query(f"SELECT settlement, {cols}, {q} FROM daily_stats GROUP BY settlement ORDER BY 1")
+    body = loaded.query(f"SELECT settlement, {cols}, {q} FROM daily_body_stats GROUP BY settlement ORDER BY 1")
+    assert full.result_rows == body.result_rows and len(full.result_rows) == 3

@@ -1,13 +1,16 @@
 -- Analytics, layer 2: daily aggregates per block × department × settlement × level × channel ×
 -- category, the only table ratings, workload and breakdowns read.
--- Why a refreshable materialized view and not an insert-triggered one: a case's measures come
--- from three streams arriving at different times (the case, its events, its SLA timers), a case
--- may be re-delivered or re-routed (a new version with another department), and a trigger sees
--- each insert alone: it would count a re-routed case under both departments and could not attach
--- an answer that arrives days later to the day the message came in. The refresh recomputes the
--- whole table from the deduplicated state (cases FINAL + case_progress) and swaps it in
--- atomically, so every figure is exact under re-delivery; the cost is a delay of at most one
--- refresh interval and one scan of the per-case state per refresh (figures in docs/analytics.md).
+-- Why recomputed and not filled by an insert-triggered view: a case's measures come from three
+-- streams arriving at different times (the case, its events, its SLA timers), a case may be
+-- re-delivered or re-routed (a new version with another department), and a trigger sees each
+-- insert alone: it would count a re-routed case under both departments and could not attach an
+-- answer that arrives days later to the day the message came in. So daily_stats_source (below)
+-- computes the aggregates from the deduplicated state (cases FINAL + case_progress, both kept by
+-- ReplacingMergeTree / materialized views on insert) and reports.store.refresh swaps the result
+-- into daily_stats month by month (ALTER TABLE ... REPLACE PARTITION): every figure is exact
+-- under re-delivery; the cost is a delay of one refresh interval (docs/analytics.md).
+-- A refreshable materialized view would do the swap inside ClickHouse, but chdb's default
+-- database (engine Overlay) refuses them, and the SQL must run unchanged on chdb and a server.
 -- Dates are local days in Europe/Moscow; durations are working hours by work_calendar.
 CREATE TABLE IF NOT EXISTS daily_stats
 (
@@ -48,9 +51,10 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMM(day)
 ORDER BY (day, level, block, department, settlement, channel, category);
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS daily_stats_refresh
-REFRESH EVERY 5 MINUTE
-TO daily_stats AS
+-- The aggregates of cases created on or after {since} (a Date; '1970-01-01' for everything).
+-- Repeated complaints look 30 days further back, so the window reads from since − 32 days.
+-- Columns in the order of daily_stats: the refresh inserts SELECT * from here.
+CREATE VIEW IF NOT EXISTS daily_stats_source AS
 WITH
     (
         SELECT (groupArray(day), groupArray(start1), groupArray(end1), groupArray(start2),
@@ -127,6 +131,7 @@ FROM
                     ROWS BETWEEN 1 PRECEDING AND CURRENT ROW),
                 created_at) <= 30 * 86400 AS is_repeat
         FROM cases FINAL
+        WHERE created_at >= toDateTime64({since:Date}, 3, 'UTC') - INTERVAL 32 DAY
     ) AS c
     LEFT JOIN
     (
@@ -146,7 +151,50 @@ FROM
             max(deadline) AS deadline,
             max(breached) AS breached
         FROM case_progress
+        WHERE message_id IN (
+            SELECT message_id FROM cases
+            WHERE created_at >= toDateTime64({since:Date}, 3, 'UTC') - INTERVAL 32 DAY)
         GROUP BY message_id
     ) AS p ON p.message_id = c.message_id
 )
+WHERE day >= {since:Date}
 GROUP BY day, block, department, settlement, level, channel, category;
+
+-- The same aggregates without channel and category: what ratings, workload and most charts need,
+-- tens of times fewer rows than daily_stats. Written by the same refresh, from its result.
+CREATE TABLE IF NOT EXISTS daily_body_stats
+(
+    day Date,
+    block UInt8,
+    department LowCardinality(String),
+    settlement LowCardinality(String),
+    level LowCardinality(String),
+    messages UInt64,
+    cases UInt64,
+    problems AggregateFunction(uniqExact, String),
+    complaints UInt64,
+    repeated UInt64,
+    with_deadline UInt64,
+    answered UInt64,
+    answered_in_time UInt64,
+    overdue UInt64,
+    overdue_days Float64,
+    open UInt64,
+    open_overdue UInt64,
+    resolved UInt64,
+    reopened UInt64,
+    interim_only UInt64,
+    responded UInt64,
+    responded_8h UInt64,
+    responded_40h UInt64,
+    rated UInt64,
+    rating_sum UInt64,
+    rating_good UInt64,
+    registration_hours AggregateFunction(quantilesTDigest(0.5, 0.9), Float64),
+    first_response_hours AggregateFunction(quantilesTDigest(0.5, 0.9), Float64),
+    resolution_hours AggregateFunction(quantilesTDigest(0.5, 0.9), Float64),
+    refreshed_at DateTime('UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, level, block, department, settlement);
