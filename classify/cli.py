@@ -65,7 +65,7 @@ def predict_record(enricher: Enricher, d: dict[str, Any], line_no: int) -> dict[
         "confidence": c.confidence,
         "needs_review": c.needs_review,
         "cluster_id": c.cluster_id,
-        "cluster_size": enricher.clusters.size(c.cluster_id) if enricher.clusters and c.cluster_id else 0,
+        "cluster_size": c.cluster_size,
     }
 
 

@@ -7,7 +7,6 @@ than the whole rest of the stage.
 """
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -21,6 +20,7 @@ from route.yaml_load import package_file
 
 ARTEFACT = "data/model.joblib"
 FORMAT = 1
+_LOG1 = [0.0] + [1.0 + math.log(c) for c in range(1, 8)]  # sublinear tf of small counts
 # With fewer known words than this the model has no opinion (one word is not a topic).
 MIN_KNOWN_WORDS = 2
 # Words that carry no topic; the rest (including «не», «нет») stay, they matter here.
@@ -49,23 +49,34 @@ class LinearTextModel:
     meta: dict[str, Any]
 
     def scores(self, lemmas: Sequence[str]) -> np.ndarray | None:
-        counts = Counter(f for f in features(lemmas) if f in self.vocab)
-        if sum(1 for f in counts if " " not in f) < MIN_KNOWN_WORDS:
+        get = self.vocab.get
+        words = [w for w in lemmas if w not in STOPWORDS and not w.isdigit()]
+        counts: dict[int, int] = {}
+        for w in words:
+            j = get(w)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if len(counts) < MIN_KNOWN_WORDS:
             return None
-        idx = np.fromiter((self.vocab[f] for f in counts), dtype=np.int64, count=len(counts))
-        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts))
+        for a, b in pairwise(words):
+            j = get(f"{a} {b}")
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        # Small arrays: per-call numpy overhead dominates, so keep the number of calls low.
+        idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
+        tf = np.fromiter((_LOG1[c] if c < 8 else 1.0 + math.log(c) for c in counts.values()), np.float32, len(counts))
         x = tf * self.idf[idx]
-        x /= np.linalg.norm(x) or 1.0
+        x *= 1.0 / math.sqrt(float(x @ x))
         return x @ self.coef[idx] + self.intercept
 
     def predict_proba(self, lemmas: Sequence[str]) -> dict[str, float] | None:
-        """Class probabilities, or None when the message shares no feature with the training data."""
+        """Class probabilities, or None when the message shares too little with the training data."""
         s = self.scores(lemmas)
         if s is None:
             return None
         e = np.exp(s - s.max())
-        p = e / e.sum()
-        return {c: float(v) for c, v in zip(self.classes, p, strict=True)}
+        e *= 1.0 / float(e.sum())
+        return dict(zip(self.classes, e.tolist(), strict=True))
 
     def save(self, path: Path | str) -> None:
         joblib.dump(

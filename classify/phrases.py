@@ -32,9 +32,11 @@ class PhraseSet:
             self._by_first[p.lemmas[0]].append(p)
 
     @classmethod
-    def build(cls, table: Mapping[str, Mapping[str, float]], lemmatizer: Lemmatizer) -> "PhraseSet":
+    def build(cls, table: Mapping[str, Mapping[str, float]], lemmatizer: Lemmatizer, group: str = "") -> "PhraseSet":
+        """Phrases of `table` ({label: {phrase: weight}}); labels become "group/label" when grouped."""
         phrases = []
-        for label, entries in table.items():
+        for name, entries in table.items():
+            label = f"{group}/{name}" if group else name
             for text, weight in entries.items():
                 lem = tuple(lemmatizer.lemmas([w.lower() for w in tokens(clean(text))]))
                 if not lem:
@@ -62,8 +64,20 @@ class PhraseSet:
                     found[key] = p
         return list(found.values())
 
+    def __add__(self, other: "PhraseSet") -> "PhraseSet":
+        return PhraseSet([*self.phrases, *other.phrases])
+
     def scores(self, lemmas: list[str]) -> dict[str, float]:
         out: dict[str, float] = defaultdict(float)
         for p in self.matches(lemmas):
             out[p.label] += p.weight
         return dict(out)
+
+    def grouped_scores(self, lemmas: list[str]) -> dict[str, dict[str, float]]:
+        """One pass for all groups: {"group": {label: score}}."""
+        out: dict[str, dict[str, float]] = defaultdict(dict)
+        for p in self.matches(lemmas):
+            group, _, label = p.label.rpartition("/")
+            d = out[group]
+            d[label] = d.get(label, 0.0) + p.weight
+        return out

@@ -21,29 +21,42 @@ class Signals:
 class SignalDetector:
     def __init__(self, cues: SignalsFile, lemmatizer: Lemmatizer) -> None:
         self.cues = cues
-        self._kind = PhraseSet.build(cues.kind, lemmatizer)
-        self._sentiment = PhraseSet.build(dict(cues.sentiment), lemmatizer)
-        self._urgency = PhraseSet.build(cues.urgency, lemmatizer)
-        self._conflict = PhraseSet.build(dict(cues.conflict), lemmatizer)
+        # One matcher for every cue group: the enricher runs it together with the category rules.
+        self.phrases = (
+            PhraseSet.build(cues.kind, lemmatizer, "kind")
+            + PhraseSet.build(dict(cues.sentiment), lemmatizer, "sentiment")
+            + PhraseSet.build(cues.urgency, lemmatizer, "urgency")
+            + PhraseSet.build(dict(cues.conflict), lemmatizer, "conflict")
+        )
         self._obscene = tuple(cues.obscene_roots)
         self._obscene_ok = tuple(cues.obscene_exceptions)
 
     def _is_obscene(self, word: str) -> bool:
         return word.startswith(self._obscene) and not word.startswith(self._obscene_ok)
 
-    def detect(self, words: list[str], lemmas: list[str], question_marks: int) -> Signals:
+    def detect(
+        self,
+        words: list[str],
+        lemmas: list[str],
+        question_marks: int,
+        grouped: dict[str, dict[str, float]] | None = None,
+    ) -> Signals:
+        """Signals of one message; `grouped` are this detector's phrase scores if already computed."""
+        if grouped is None:
+            grouped = self.phrases.grouped_scores(lemmas)
         out = Signals()
-        kind = self._kind.scores(lemmas)
+        kind = dict(grouped.get("kind", {}))
         if question_marks:
             kind["question"] = kind.get("question", 0.0) + self.cues.question_mark_weight
-        sent = self._sentiment.scores(lemmas)
+        sent = grouped.get("sentiment", {})
         neg, pos = sent.get("negative", 0.0), sent.get("positive", 0.0)
-        urg = self._urgency.scores(lemmas)
+        urg = grouped.get("urgency", {})
         out.urgency_reasons = sorted(r for r, s in urg.items() if s >= self.cues.urgency_threshold)
         out.urgent = bool(out.urgency_reasons)
-        conf = self._conflict.scores(lemmas)
+        conf = grouped.get("conflict", {})
         flags = [c for c, s in conf.items() if s >= self.cues.conflict_threshold]
-        if any(self._is_obscene(w) for w in words):
+        starts = self._obscene
+        if any(w.startswith(starts) and self._is_obscene(w) for w in words):
             flags.append("obscenity")
         out.conflict = sorted(flags)
         if flags and ("aggression" in flags or "obscenity" in flags or "threat" in flags):
@@ -58,7 +71,7 @@ class SignalDetector:
             if best == "gratitude" and (out.urgent or neg > pos) and grat < 6:
                 rest = {k: v for k, v in kind.items() if k != "gratitude"}
                 best = max(rest, key=lambda k: rest[k]) if rest else "complaint"
-            if kind[best] >= 2:
+            if kind.get(best, 0.0) >= 2:
                 out.kind = best
         if out.kind == "gratitude":
             pos += 2

@@ -170,6 +170,9 @@ class SettlementResolver:
             self._index.setdefault(f, []).append((forms, tgt))
 
     def mentions(self, text: str) -> list[Mention]:
+        # Most messages name no place: one findall and a set test before any real work.
+        if self._index.keys().isdisjoint(_WORD.findall(text.lower())):
+            return []
         spans = list(_WORD.finditer(text))
         words = [m.group(0) for m in spans]
         low = [w.lower() for w in words]

@@ -18,6 +18,7 @@ class Classification(BaseModel):
     confidence: float = Field(default=0.0, ge=0.0, le=1.0)
     needs_review: bool = False
     cluster_id: str | None = None
+    cluster_size: int = Field(default=0, ge=0, description="messages in the cluster when this one joined")
     model_version: str = ""
 
 
