@@ -4,6 +4,7 @@ import logging
 
 import click
 
+from classify.cli import classify as classify_group
 from ingest.cli import connector, simulate_cmd
 from mcu.commands.dlq import dlq
 from mcu.commands.ingest import ingest
@@ -23,3 +24,4 @@ def main(log_level: str) -> None:
 for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report, connector, simulate_cmd):
     main.add_command(command)
 main.add_command(sla_group)
+main.add_command(classify_group)
