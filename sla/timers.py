@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -507,10 +507,14 @@ class SlaTimers:
         policies: PolicySet,
         calendar: WorkingCalendar,
         store: MutableMapping[str, bytes] | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self.rules = SlaRules(policies, calendar)
         self.store: MutableMapping[str, bytes] = {} if store is None else store
         self.index = DueIndex()
+        # Which cases this worker fires: a table may also hold standby partitions' keys, and only
+        # the owner of a partition may fire its timers. None: all of them (one worker, tests).
+        self.owns = owns
 
     def _load(self, message_id: str) -> CaseTimers | None:
         raw = self.store.get(message_id)
@@ -544,6 +548,8 @@ class SlaTimers:
             raw = updates.get(mid) or self.store.get(mid)
             if raw is None or next_fire_of(raw) != at:
                 continue  # stale entry: the case moved, closed or already fired
+            if self.owns is not None and not self.owns(mid):
+                continue  # the partition went to another worker; rebuild() drops the rest
             s, fired = self.rules.fire(loads(mid, raw), n)
             events.extend(fired)
             base.setdefault(mid, raw)
@@ -581,9 +587,10 @@ class SlaTimers:
     def rebuild(self) -> int:
         """Re-create the due index from the store (after a restart or a partition assignment)."""
         entries = []
+        owns = self.owns
         for mid, raw in self.store.items():
             nf = next_fire_of(raw)
-            if nf is not None:
+            if nf is not None and (owns is None or owns(mid)):
                 entries.append((mid, nf))
         self.index.rebuild(entries)
         return len(entries)
@@ -601,3 +608,10 @@ class SlaTimers:
             for t in s.terms:
                 if t.deadline <= horizon:
                     yield s, t
+
+
+def kafka_partition(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as the Java client) gives a str key."""
+    from aiokafka.partitioner import murmur2  # the partitioner of the producer Faust uses
+
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions

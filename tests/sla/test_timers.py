@@ -247,3 +247,19 @@ def test_wiring_from_settings_uses_the_packaged_files() -> None:
     state = next(t.states())
     # 9 working hours of an 08:00–17:00 day without lunch end at 17:00 the same day.
     assert state.terms[0].deadline == int(msk(2026, 3, 10, 17, 0).timestamp())
+
+
+def test_only_owned_partitions_fire(policies, cal) -> None:  # type: ignore[no-untyped-def]
+    from sla.timers import kafka_partition
+
+    store: dict[str, bytes] = {}
+    cases = [make_case(msk(2026, 3, 10, 9, 0), Channel.INCIDENT, source_id=f"own-{i}") for i in range(40)]
+    mine = {0, 1}
+    owner = SlaTimers(policies, cal, store, owns=lambda mid: kafka_partition(mid, 4) in mine)
+    for c in cases:
+        owner.on_case(c)
+    expected = {c.message_id for c in cases if kafka_partition(c.message_id, 4) in mine}
+    assert 0 < len(expected) < 40
+    assert owner.rebuild() == len(expected)
+    fired = owner.tick(msk(2026, 3, 10, 15, 0))
+    assert {e.message_id for e in fired} == expected
