@@ -241,6 +241,10 @@ class Runner:
         return self.stats
 
     def run_forever(self, stop: threading.Event, poll_seconds: float) -> RunStats:
+        """Round after round; a connector with its own ``poll_seconds`` (long polling) overrides it."""
+        own = getattr(self.connector, "poll_seconds", None)
+        if own is not None:
+            poll_seconds = own
         while not stop.is_set():
             try:
                 self.drain(stop)

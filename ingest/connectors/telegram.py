@@ -47,6 +47,7 @@ class TelegramPoller:
     client: httpx.Client
     timeout: int = 25  # seconds Telegram holds a long poll open
     limit: int = 100
+    poll_seconds: float = 0.0  # getUpdates itself waits up to `timeout` for news: no pause between calls
     name: str = "telegram"
     channel: Channel = Channel.TELEGRAM
 

@@ -170,7 +170,8 @@ class VkWall:
             st = posts_state.setdefault(str(pid), {"n": 0, "c": 0})
             if count > st["n"]:
                 self._poll_comments(owner, pid, st, items, events)
-                st["n"] = count
+            # Deleted comments lower the count; remembering it lets the next new comment show.
+            st["n"] = count
         # Only the most recent posts are watched for comments; older ones drop out of the cursor.
         keep = {str(pid) for pid in sorted(recent)[-PAGE:]}
         for key in list(posts_state):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ingest.normalize.rejected import Rejected
@@ -22,6 +22,8 @@ def fields(env: RawEnvelope) -> dict[str, Any]:
     if isinstance(p.get("date"), str):
         try:
             created = datetime.fromisoformat(p["date"])
+            if created.tzinfo is None:  # "Date: ... -0000" means UTC of unknown origin (RFC 5322)
+                created = created.replace(tzinfo=UTC)
         except ValueError:
             pass  # a broken Date: header is common; when we received it is the honest fallback
     extra: dict[str, Any] = {

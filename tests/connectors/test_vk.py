@@ -175,3 +175,19 @@ def test_unknown_fields_are_kept_out_but_do_not_fail():
     pub.delivered.append(("vk", "-1_1", body, None))
     [msg], rejected = normalize_delivered(pub)
     assert rejected == [] and msg.text == "[синтетика] ок"
+
+
+def test_a_new_comment_after_deletions_is_not_missed(cursors):
+    vk = FakeVk()
+    vk.add_post(ADMIN, 1, "[синтетика] объявление", from_id=ADMIN)
+    for cid in (1, 2, 3):
+        vk.add_comment(ADMIN, 1, cid, f"[синтетика] {cid}")
+    with serve(vk) as base:
+        pub = FakePublisher()
+        runner(wall(base, [ADMIN]), pub, cursors).drain()
+        vk.comments[(ADMIN, 1)] = vk.comments[(ADMIN, 1)][:1]  # two deleted by moderators
+        vk.walls[ADMIN][0]["comments"]["count"] = 1
+        runner(wall(base, [ADMIN]), pub, cursors).drain()
+        vk.add_comment(ADMIN, 1, 4, "[синтетика] новый")  # count is 2 again, below the 3 seen before
+        runner(wall(base, [ADMIN]), pub, cursors).drain()
+    assert pub.source_ids() == [f"{ADMIN}_1_{c}" for c in (1, 2, 3, 4)]
