@@ -131,7 +131,12 @@ def _print_report(title: str, rep: dict[str, Any]) -> None:
     help="synthetic rows added to training folds only (never scored)",
 )
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="write the full report as JSON")
-def eval_cmd(file: Path, folds: int, synthetic: tuple[Path, ...], json_out: Path | None) -> None:
+@click.option(
+    "--include-synthetic", is_flag=True, help="also score synthetic rows (a check of behaviour, never an evaluation)"
+)
+def eval_cmd(
+    file: Path, folds: int, synthetic: tuple[Path, ...], json_out: Path | None, include_synthetic: bool
+) -> None:
     """Per-class precision/recall/F1, macro-F1, confusion matrix, settlement accuracy on labelled JSONL.
 
     Lines: {"text", "category"?, "settlement"?, "lat"?, "lon"?, "hints"?}; rows marked
@@ -141,7 +146,9 @@ def eval_cmd(file: Path, folds: int, synthetic: tuple[Path, ...], json_out: Path
     from classify.training import block_of, cross_validate, report
 
     rows = read_jsonl(file)
-    scored = [r for r in rows if not r.get("synthetic")]
+    scored = [r for r in rows if include_synthetic or not r.get("synthetic")]
+    if include_synthetic and any(r.get("synthetic") for r in rows):
+        click.echo("NOTE: synthetic rows are scored: this checks behaviour, it is not an evaluation", err=True)
     enricher = Enricher.load(use_model=folds == 0)
     result: dict[str, Any] = {"file": str(file), "model_version": enricher.model_version}
     cat_rows = [r for r in scored if r.get("category")]

@@ -35,6 +35,9 @@ _NOT_PLACE = frozenset(
 )
 _IN = frozenset("в во на у около возле под за рядом".split())
 _FROM_TO = frozenset("из от до через между по".split())
+# "живу в Туапсе, а дача в Цыпке": where the writer lives weighs less than where the problem is.
+_RESIDE = frozenset("живу живем живём проживаю проживаем прописан прописана зарегистрирован".split())
+_AND = frozenset("и или".split())
 _EARTH_KM = 6371.0
 _COORD_RADIUS_KM = 8.0
 
@@ -75,6 +78,8 @@ def _heuristic_forms(w: str) -> set[str]:
     if w.endswith(("ий", "ый", "ой")) and len(w) > 4:
         s = w[:-2]
         out |= {s + e for e in ("ого", "ому", "им", "ым", "ом")}
+        if w.endswith("ой"):  # or a noun: Дедеркой -> в Дедеркое, Агой -> в Агое
+            out |= {w[:-1] + e for e in ("я", "ю", "е", "ем")}
     elif w.endswith(("ое", "ее")) and len(w) > 4:
         s = w[:-2]
         out |= {s + e for e in ("ого", "ому", "ым", "им", "ом", "ое")}
@@ -177,6 +182,7 @@ class SettlementResolver:
         words = [m.group(0) for m in spans]
         low = [w.lower() for w in words]
         found: list[Mention] = []
+        last_end, last_weight = -10, 0.0
         i = 0
         index = self._index
         while i < len(low):
@@ -184,16 +190,22 @@ class SettlementResolver:
             if not cands:
                 i += 1
                 continue
-            best: tuple[int, _Target] | None = None
+            best_n = 0
+            hits: list[_Target] = []
             for forms, tgt in cands:
                 n = len(forms)
-                if i + n <= len(low) and all(low[i + k] in forms[k] for k in range(1, n)):
-                    if best is None or n > best[0]:
-                        best = (n, tgt)
-            if best is None:
+                if n >= best_n and i + n <= len(low) and all(low[i + k] in forms[k] for k in range(1, n)):
+                    if n > best_n:
+                        best_n, hits = n, []
+                    hits.append(tgt)
+            if not hits:
                 i += 1
                 continue
-            n, tgt = best
+            n, tgt = best_n, hits[0]
+            if len({h.settlement for h in hits}) > 1:
+                # One name, places in different settlements (Кроянское: a village and a part of
+                # Туапсе): recognised, but it cannot decide.
+                tgt = _Target(tgt.name, None, False, "ambiguous", any(h.ambiguous for h in hits))
             prev = low[i - 1] if i else ""
             marked = prev in _MARKERS
             if prev in _NOT_PLACE:
@@ -209,7 +221,13 @@ class SettlementResolver:
             if marked:
                 prev = low[i - 2] if i >= 2 else ""
             weight = 3.0 if prev in _IN or marked else 1.0 if prev in _FROM_TO else 2.0
+            before_prep = i - 2 - int(marked)
+            if prev in _IN and before_prep >= 0 and low[before_prep] in _RESIDE:
+                weight = 1.5
+            if low[i - 1] in _AND and last_end == i - 1:
+                weight = last_weight  # "в Джубге и Лермонтово": the preposition covers both
             found.append(Mention(tgt, weight, " ".join(words[i : i + n])))
+            last_end, last_weight = i + n, weight
             i += n
         return found
 
@@ -257,7 +275,7 @@ class SettlementResolver:
         if hint_code:
             return Resolution(hint_code, self._locality_or_none(recognised), "channel")
         if recognised:
-            return Resolution(None, self._locality_or_none(recognised), f"unverified:{recognised}")
+            return Resolution(None, self._locality_or_none(recognised), f"recognised:{recognised}")
         return Resolution(None, None, None)
 
     def _locality_or_none(self, name: str | None) -> str | None:
