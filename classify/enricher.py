@@ -14,6 +14,7 @@ from classify.clusters import ClusterIndex
 from classify.model import LinearTextModel, load_model
 from classify.morph import Lemmatizer
 from classify.phrases import PhraseSet
+from classify.pii import mask_pii
 from classify.signals import SignalDetector
 from classify.taxonomy import Category, Taxonomy, load_rules, load_signals, load_taxonomy
 from classify.textnorm import clean, tokens
@@ -157,6 +158,10 @@ class Enricher:
     @property
     def model_version(self) -> str:
         return f"rules-v{self.taxonomy.version}" + (f"+{self.model.version}" if self.model else "")
+
+    def mask(self, text: str) -> str:
+        """The message text with phones, e-mails and people's names masked, for analytics tables."""
+        return mask_pii(text, self.lemmatizer)
 
     def analyse_text(self, text: str) -> tuple[str, list[str], list[str]]:
         cleaned = clean(text)

@@ -33,6 +33,10 @@ def fit(lemma_lists: Sequence[list[str]], labels: Sequence[str], meta: dict[str,
     clf.fit(x, labels)
     classes = [str(c) for c in clf.classes_]
     coef = clf.coef_.T.astype(np.float32)  # (features, classes)
+    intercept = clf.intercept_.astype(np.float32)
+    if len(classes) == 2:  # binary: one column z; softmax over (0, z) gives sklearn's sigmoid
+        coef = np.hstack([np.zeros_like(coef), coef])
+        intercept = np.array([0.0, intercept[0]], dtype=np.float32)
     now = datetime.now(UTC)
     counts = Counter(labels)
     return LinearTextModel(
@@ -41,7 +45,7 @@ def fit(lemma_lists: Sequence[list[str]], labels: Sequence[str], meta: dict[str,
         vocab={str(k): int(v) for k, v in vec.vocabulary_.items()},
         idf=vec.idf_.astype(np.float32),
         coef=coef,
-        intercept=clf.intercept_.astype(np.float32),
+        intercept=intercept,
         meta={"trained_at": now.isoformat(), "n_examples": len(labels), "per_class": dict(counts), **(meta or {})},
     )
 

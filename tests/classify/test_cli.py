@@ -1,0 +1,62 @@
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from classify.cli import classify
+
+FIELDS = {
+    "id",
+    "category",
+    "category_name",
+    "department",
+    "block",
+    "block_name",
+    "settlement",
+    "settlement_name",
+    "locality",
+    "kind",
+    "sentiment",
+    "urgency",
+    "conflict",
+    "confidence",
+    "needs_review",
+    "cluster_id",
+}
+
+
+def test_predict_writes_the_documented_fields(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    rows = [
+        {"id": "a", "text": "<p>В Джубге третий день нет воды!</p>", "channel": "vk"},
+        {"id": "b", "text": "Нет воды уже третий день, когда дадут?", "channel": "vk", "lat": 44.3211, "lon": 38.7073},
+        {"id": "c", "text": "Добрый день"},
+    ]
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(classify, ["predict", "--input", str(src), "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [g["id"] for g in got] == ["a", "b", "c"]
+    assert FIELDS <= set(got[0])
+    a, b, c = got
+    assert a["block"] == 3 and a["settlement_name"] == "Джубгское городское поселение" and a["urgency"]
+    assert b["settlement"] == "dzhubgskoe" and b["cluster_id"] == a["cluster_id"]
+    assert c["category"] == "unresolved" and c["block"] == 0 and c["settlement_name"] == ""
+
+
+def test_eval_reports_per_class_and_settlement_accuracy(tmp_path: Path) -> None:
+    src = tmp_path / "lab.jsonl"
+    rows = [
+        {"text": "в Джубге нет воды", "category": "water_supply", "settlement": "dzhubgskoe"},
+        {"text": "яма на дороге в Небуге", "category": "roads", "settlement": "nebugskoe"},
+        {"text": "нет света", "category": "power_supply", "synthetic": True},
+    ]
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    js = tmp_path / "rep.json"
+    res = CliRunner().invoke(classify, ["eval", str(src), "--json-out", str(js)])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(js.read_text(encoding="utf-8"))
+    assert set(rep["category"]["per_class"]) >= {"water_supply", "roads"}
+    assert "power_supply" not in rep["category"]["per_class"]  # synthetic rows are never scored
+    assert rep["settlement"]["n"] == 2 and "confusion" in rep["block"]
