@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ def _publishers(settings: Any) -> tuple[Any, Any]:
     from ingest.connectors.events import EventPublisher
     from ingest.producer import RawPublisher
 
-    return RawPublisher(settings), EventPublisher(settings)
+    raw = RawPublisher(settings)
+    # One producer for both topics: a second sender thread only competes for the GIL.
+    return raw, EventPublisher(settings, producer=raw._producer)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -108,12 +110,22 @@ def formats() -> None:
 @click.option("--per-day", default=200.0, show_default=True, help="messages per simulated day (district)")
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="write JSONL files here, not Kafka")
-def simulate_cmd(rate: float, days: float, per_day: float, seed: int, out: Path | None) -> None:
+@click.option("--follow", is_flag=True, help="after the span up to now, go on live until stopped (Kafka only)")
+@click.option("--speed", default=1.0, show_default=True, help="with --follow: simulated seconds per real second")
+def simulate_cmd(
+    rate: float, days: float, per_day: float, seed: int, out: Path | None, follow: bool, speed: float
+) -> None:
     """Synthetic traffic of the district (every record marked "synthetic": true) with later status events."""
     from ingest.connectors.base import json_bytes
     from ingest.simulator import SimConfig, simulate
 
-    records = simulate(SimConfig(days=days, per_day=per_day, seed=seed))
+    now = datetime.now(UTC)
+    if follow and out is not None:
+        raise click.UsageError("--follow publishes live to Kafka; it cannot be combined with --out")
+    cfg = SimConfig(days=days, per_day=per_day, seed=seed, end=now + timedelta(days=3650) if follow else now,
+                    start=now - timedelta(days=days))  # fmt: skip
+    records = simulate(cfg)
+    t0 = time.monotonic()
     stop = _stop_on_signals()
     counts = {"messages": 0, "events": 0}
     if out is not None:
@@ -146,6 +158,15 @@ def simulate_cmd(rate: float, days: float, per_day: float, seed: int, out: Path 
         for rec in records:
             if stop.is_set():
                 break
+            if follow and rec.at > now:
+                # Live part: wait until the simulated clock reaches the record, then send it at once.
+                ahead = (rec.at - now).total_seconds() / max(speed, 1e-9) - (time.monotonic() - t0)
+                if ahead > 0:
+                    raw.flush()
+                    events.flush()
+                    if stop.wait(ahead):
+                        break
+                next_at = time.monotonic()
             if rec.event:
                 events.publish_event(rec.event)
                 counts["events"] += 1

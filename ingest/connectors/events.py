@@ -39,10 +39,12 @@ def make_event(
 class EventPublisher:
     """key = message_id (a case's events stay in order on one partition), value = CaseEvent JSON."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, producer: KafkaProducer | None = None) -> None:
+        """``producer``: share one (e.g. a RawPublisher's): one sender thread batches both topics."""
         self.topic = getattr(settings, "topic_prefix", "") + CASE_EVENTS
         self.failures: list[str] = []
-        self._producer = KafkaProducer(
+        self._borrowed = producer is not None
+        self._producer = producer or KafkaProducer(
             bootstrap_servers=settings.broker_list,
             acks="all",
             enable_idempotence=True,
@@ -62,4 +64,5 @@ class EventPublisher:
 
     def close(self) -> None:
         self._producer.flush()
-        self._producer.close()
+        if not self._borrowed:
+            self._producer.close()

@@ -46,6 +46,7 @@ class SimConfig:
     per_day: float = 200.0
     seed: int = 1
     end: datetime | None = None  # the simulated "now"; events after it have not happened yet
+    start: datetime | None = None  # default: end - days
 
 
 @dataclass
@@ -166,7 +167,7 @@ def simulate(cfg: SimConfig, places: Places | None = None) -> Iterator[SimRecord
     rng = random.Random(cfg.seed)
     places = places or load_places()
     end = cfg.end or datetime.now(UTC)
-    start = end - timedelta(days=cfg.days)
+    start = cfg.start or end - timedelta(days=cfg.days)
     channels, shares = list(CHANNEL_SHARES), list(CHANNEL_SHARES.values())
     topics, topic_w = list(TOPICS), [v[0] for v in TOPICS.values()]
     heap: list[tuple[datetime, int, SimRecord]] = []
