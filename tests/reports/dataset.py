@@ -85,6 +85,9 @@ SPECS = [
         ("answered", msk(2026, 1, 19, 10, 0), {}),
         ("rated", msk(2026, 1, 19, 12, 0), {"rating": 2}),
     ], deadline=msk(2026, 1, 23, 18, 0)),
+    # H: nobody could tell the settlement or the department; no events yet.
+    Spec("H", msk(2026, 1, 21, 11, 0), "unresolved", "district", department="unresolved", block=0,
+         kind="question", channel="email"),
 ]  # fmt: skip
 
 # Working hours by hand, per case: (registration, first response, final answer).
@@ -96,6 +99,7 @@ HOURS = {
     "E": (0.5, None, None),
     "F": (0.0, 1.0, 1.0),
     "G": (0.0, 2.0, 2.0),
+    "H": (None, None, None),
 }
 
 
