@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import re
+import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime, time
 from pathlib import Path
@@ -105,7 +106,7 @@ def read_xlsx(path: Path, known: Iterable[str]) -> list[dict[str, Any]]:
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError) as exc:
         raise TableError(f"{path.name}: not a readable XLSX workbook ({exc})") from exc
     try:
         ws = wb.worksheets[0]
