@@ -185,3 +185,22 @@ def test_ops_dashboard_uses_known_series() -> None:
         "mcu_notifications_failed_total",
     ):
         assert topic in used, f"the ops dashboard shows no {topic}"
+
+
+def test_ops_dashboard_layout_and_data_source() -> None:
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "mcu-ops.json").read_text("utf-8"))
+    provisioned = yaml.safe_load(
+        (ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text("utf-8")
+    )
+    uid = provisioned["datasources"][0]["uid"]
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels), "panel ids repeat"
+    cells: set[tuple[int, int]] = set()
+    for panel in panels:
+        g = panel["gridPos"]
+        assert g["x"] + g["w"] <= 24, panel["title"]
+        area = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+        assert not cells & area, f"panel {panel['title']!r} overlaps another"
+        cells |= area
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == uid, panel["title"]
