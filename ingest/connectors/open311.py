@@ -6,6 +6,8 @@ read the case from the store: ``agency_responsible`` is the block or the settlem
 ``expected_datetime`` the SLA deadline, ``status`` open/closed with the richer status in
 ``status_notes``. service_request_id is the case's message_id, so a client follows exactly the
 case the pipeline made of its request. Only JSON is served (the spec's XML format is not).
+The reads list requests that came in through Open311 only: messages of other channels (a VK
+comment, a letter) are not republished to any client that asks.
 """
 
 from __future__ import annotations

@@ -274,7 +274,9 @@ def handle_callback(
         if not confirmation:
             return CallbackResult(503, "confirmation string is not configured")
         return CallbackResult(200, confirmation)
-    if secret is not None and not hmac.compare_digest(str(data.get("secret", "")).encode(), secret.encode()):
+    if secret is None:  # without a secret anyone could post "events" of our communities
+        return CallbackResult(503, "callback events are disabled: set MCU_VK_CALLBACK_SECRET")
+    if not hmac.compare_digest(str(data.get("secret", "")).encode(), secret.encode()):
         return CallbackResult(403, "wrong secret")
     obj = data.get("object")
     if not isinstance(obj, dict) or not isinstance(group_id, int):

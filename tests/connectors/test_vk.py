@@ -140,6 +140,8 @@ def test_callback_confirmation_secret_and_events():
         b'{"type":"message_new","group_id":100,"secret":"s3","object":{}}', secret="s3", confirmation="x"
     )
     assert (ignored.status, ignored.text, ignored.items) == (200, "ok", [])
+    unsecured = handle_callback(json.dumps(event).encode(), secret=None, confirmation="x")
+    assert unsecured.status == 503 and unsecured.items == []
 
 
 @pytest.mark.parametrize(
