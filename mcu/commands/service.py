@@ -20,16 +20,19 @@ DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic
 def worker() -> None:
     """Run a pipeline worker (all stages; start more for more partitions)."""
     settings = get_settings()
-    import mcu.agents
     import mcu.web  # noqa: F401  (registers the HTTP views)
-    from mcu.agents.sink import store
+    from mcu.agents import register
     from mcu.app import app
+    from mcu.store import store
     from mcu.topic_admin import ensure_topics
 
+    roles = settings.role_set
     # Topics and migrations before consuming: a broker or store that cannot be reached should
     # stop the start, loudly.
     ensure_topics(settings)
-    store.open_sync()
+    if "sink" in roles:
+        store.open_sync()
+    click.echo(f"worker {settings.app_id}: stages {', '.join(register(roles))}", err=True)
     sys.argv = ["mcu", "worker", "--loglevel", settings.log_level]
     app.main()
 
