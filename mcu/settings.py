@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     sink_batch_size: int = Field(default=1000, ge=1)
     sink_batch_seconds: float = Field(default=1.0, gt=0)
     commit_interval: float = Field(default=1.0, gt=0, description="seconds between offset commits")
-    log_level: str = "info"
+    log_level: str = Field(default="info", description="crit, error, warn, info or debug")
     # Connectors (ingest/connectors): cursors live in <var_dir>/connectors.
     connector_poll_seconds: float = Field(default=60.0, gt=0, description="pause between polling rounds")
     vk_token: SecretStr | None = Field(default=None, description="VK API access token (community or service)")
@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     case_link_template: str = Field(
         default="", description="link to a case in notifications, e.g. https://mcu.example/cases/{message_id}"
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _faust_level(cls, v: str) -> str:
+        # Faust's worker accepts only its own spellings; take the usual Python ones too.
+        level = {"warning": "warn", "critical": "crit"}.get(v.lower(), v.lower())
+        if level not in {"crit", "error", "warn", "info", "debug"}:
+            raise ValueError(f"MCU_LOG_LEVEL: {v!r} is not one of crit, error, warn, info, debug")
+        return level
 
     @field_validator("var_dir")
     @classmethod

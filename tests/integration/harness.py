@@ -26,6 +26,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class WorkerDied(Exception):
+    """Not worth waiting on: the process is gone."""
+
+
 def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.5) -> None:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -33,6 +37,8 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: flo
         try:
             if check():
                 return
+        except WorkerDied:
+            raise
         except Exception as exc:  # the worker may not answer yet
             last_error = exc
         time.sleep(interval)
@@ -84,7 +90,7 @@ class Worker:
     def _ready(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise AssertionError(f"worker exited with {self.proc.returncode}; log:\n{self.log_tail()}")
+            raise WorkerDied(f"worker exited with {self.proc.returncode}; log:\n{self.log_tail()}")
         health = httpx.get(self.url + "/health", timeout=2).json()
         return health["assigned_partitions"] > 0 and not health["rebalancing"]
 
@@ -96,7 +102,7 @@ class Worker:
         want = ",".join(f'{k}="{v}"' for k, v in labels.items())
         total = 0.0
         for line in text.splitlines():
-            if line.startswith(name + "{" if want else name + " ") and (not want or want in line):
+            if (line.startswith(name + "{") or line.startswith(name + " ")) and want in line:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
