@@ -28,6 +28,13 @@ def _publishers(settings: Any) -> tuple[Any, Any]:
     return raw, EventPublisher(settings, producer=raw._producer)
 
 
+def _probe(settings: Any) -> Any:
+    """Reads the raw topic back after a run that died mid-batch (see ingest.connectors.base)."""
+    from ingest.connectors.probe import KafkaProbe
+
+    return KafkaProbe(settings)
+
+
 def _stop_on_signals() -> threading.Event:
     """SIGINT/SIGTERM finish the batch in hand (its cursor is saved), then stop: nothing repeats."""
     stop = threading.Event()
@@ -52,7 +59,7 @@ def run_connector(name: str, once: bool) -> None:
     except NotConfigured as exc:
         raise click.UsageError(f"{name}: {exc}") from exc
     raw, events = _publishers(settings)
-    runner = Runner(conn, raw, cursor_store(settings), events)
+    runner = Runner(conn, raw, cursor_store(settings), events, probe=_probe(settings))
     stop = _stop_on_signals()
     try:
         stats = runner.drain(stop) if once else runner.run_forever(stop, settings.connector_poll_seconds)
@@ -62,6 +69,8 @@ def run_connector(name: str, once: bool) -> None:
         raw.close()
         events.close()
     click.echo(f"{name}: {stats.records} record(s), {stats.events} status event(s) in {stats.batches} batch(es)")
+    if stats.skipped:
+        click.echo(f"{stats.skipped} record(s) of an interrupted batch were already on the topic: not repeated")
 
 
 @connector.command("import")
@@ -72,7 +81,7 @@ def import_file(name: str, file: Path, batch_size: int) -> None:
     """Import an export FILE (CSV or XLSX) of channel NAME; re-running it publishes nothing new."""
     settings = get_settings()
     raw, events = _publishers(settings)
-    runner = Runner(file_import(name, file, batch_size), raw, cursor_store(settings), events)
+    runner = Runner(file_import(name, file, batch_size), raw, cursor_store(settings), events, probe=_probe(settings))
     try:
         stats = runner.drain(_stop_on_signals())
     except PermanentError as exc:
@@ -81,6 +90,8 @@ def import_file(name: str, file: Path, batch_size: int) -> None:
         raw.close()
         events.close()
     click.echo(f"{file.name}: {stats.records} row(s), {stats.events} status event(s) published to raw.{name}")
+    if stats.skipped:
+        click.echo(f"{stats.skipped} row(s) of an interrupted batch were already on the topic: not repeated")
 
 
 @connector.command("status")

@@ -3,10 +3,13 @@
 A connector only knows its source: ``fetch(cursor)`` returns what is new since ``cursor`` and the
 cursor to resume from. The runner publishes, waits for the broker (``flush``), and only then
 writes the cursor file, so a restart resumes right after the last batch the broker confirmed:
-a stop between batches neither skips nor repeats anything. A process killed in the short window
-between a successful flush and the cursor write re-publishes that one batch on restart; the
-records keep their source ids, hence their message ids, and the store folds them (ReplacingMergeTree
-on message_id, CaseEvent on event_id).
+a stop between batches neither skips nor repeats anything.
+
+A process killed while a batch is in flight (records sent, cursor not yet written) would repeat
+that batch on restart. With a ``Probe`` (the topic's end offsets), the runner writes an intent
+(the end offsets before the batch) first; a restart that finds the intent reads the topic from
+those offsets and leaves out the source ids already there, so even ``kill -9`` repeats nothing.
+Status events are not probed: they carry their own event_id, which the store folds on.
 """
 
 from __future__ import annotations
@@ -86,6 +89,14 @@ class EventSink(Protocol):
     def flush(self, timeout: float | None = 60) -> None: ...
 
 
+class Probe(Protocol):
+    """What is already on a raw topic: its end offsets, and the source ids written since offsets."""
+
+    def end_offsets(self, channel: Channel) -> dict[str, int]: ...
+
+    def source_ids_since(self, channel: Channel, offsets: dict[str, int]) -> set[str]: ...
+
+
 class TransientError(Exception):
     """Worth retrying: network trouble, 5xx, the source's "too many requests per second"."""
 
@@ -126,13 +137,32 @@ class CursorStore:
             raise PermanentError(f"cursor file {p} is unreadable ({exc}); fix or remove it") from exc
 
     def save(self, name: str, cursor: Cursor) -> None:
+        self._write(self.path(name), cursor)
+
+    def intent_path(self, name: str) -> Path:
+        return self.directory / f"{name}.intent.json"
+
+    def load_intent(self, name: str) -> dict[str, Any] | None:
+        p = self.intent_path(name)
+        try:
+            return json.loads(p.read_text("utf-8")) if p.exists() else None
+        except ValueError:
+            return None  # torn while being written: the batch it announced was never sent
+
+    def save_intent(self, name: str, intent: dict[str, Any]) -> None:
+        self._write(self.intent_path(name), intent)
+
+    def clear_intent(self, name: str) -> None:
+        self.intent_path(name).unlink(missing_ok=True)
+
+    def _write(self, path: Path, obj: Any) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=self.directory)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(cursor, fh, ensure_ascii=False, sort_keys=True)
+            json.dump(obj, fh, ensure_ascii=False, sort_keys=True)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.path(name))
+        os.replace(tmp, path)
 
 
 class RateLimiter:
@@ -185,6 +215,7 @@ class RunStats:
     batches: int = 0
     records: int = 0
     events: int = 0
+    skipped: int = 0  # already on the topic from a run that died mid-batch
 
 
 class Runner:
@@ -198,7 +229,9 @@ class Runner:
         events: EventSink | None = None,
         retry: Retrying | None = None,
         clock: Callable[[], float] = time.time,
+        probe: Probe | None = None,
     ) -> None:
+        self.probe = probe
         self.connector = connector
         self.publisher = publisher
         self.cursors = cursors
@@ -209,9 +242,24 @@ class Runner:
 
     def step(self) -> Batch:
         """One batch, stored and acknowledged; raises if it could not be stored (cursor untouched)."""
-        cursor = self.cursors.load(self.connector.name)
+        name, channel = self.connector.name, self.connector.channel
+        cursor = self.cursors.load(name)
         batch: Batch = self.retry(self.connector.fetch, cursor)
+        already: set[str] = set()
+        if self.probe is not None and batch.items:
+            intent = self.cursors.load_intent(name)
+            if intent is not None and intent.get("cursor") == cursor:
+                # The previous run died with this very batch in flight: what reached the topic stays.
+                offsets = intent["offsets"]
+                already = self.probe.source_ids_since(channel, offsets)
+            else:
+                offsets = self.probe.end_offsets(channel)
+                self.cursors.save_intent(name, {"cursor": cursor, "offsets": offsets})
+        skipped = 0
         for item in batch.items:
+            if item.source_id in already:
+                skipped += 1
+                continue
             self.publisher.publish(
                 self.connector.channel, item.body, source_id=item.source_id, received_at=item.received_at
             )
@@ -225,11 +273,14 @@ class Runner:
         if batch.events and self.events is not None:
             self.events.flush()
         if batch.cursor is not None and batch.cursor != cursor:
-            self.cursors.save(self.connector.name, batch.cursor)
+            self.cursors.save(name, batch.cursor)
+        if self.probe is not None and batch.items:
+            self.cursors.clear_intent(name)
         if batch.items or batch.events:
             CHANNEL_LAST_SEEN.labels(channel=self.connector.channel.value).set(self.clock())
         self.stats.batches += 1
-        self.stats.records += len(batch.items)
+        self.stats.records += len(batch.items) - skipped
+        self.stats.skipped += skipped
         self.stats.events += len(batch.events)
         return batch
 

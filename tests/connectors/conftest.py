@@ -27,6 +27,9 @@ class FakePublisher:
     pending: list[tuple[str, str, bytes, datetime | None]] = field(default_factory=list)
     crash_after: int | None = None
     published: int = 0
+    # Dies inside flush() after this many of the pending records reached the broker: the case of a
+    # kill landing while a batch is on the wire.
+    crash_in_flush: int | None = None
 
     def publish(
         self, channel: Any, body: bytes, *, source_id: str | None = None, received_at: datetime | None = None
@@ -39,11 +42,31 @@ class FakePublisher:
         return source_id or ""
 
     def flush(self, timeout: float | None = 60) -> None:
+        if self.crash_in_flush is not None and len(self.pending) > self.crash_in_flush:
+            self.delivered.extend(self.pending[: self.crash_in_flush])
+            self.pending.clear()
+            raise Crash("killed while the batch was on the wire")
         self.delivered.extend(self.pending)
         self.pending.clear()
 
     def source_ids(self) -> list[str]:
         return [d[1] for d in self.delivered]
+
+
+@dataclass
+class FakeProbe:
+    """Reads back a FakePublisher's 'topic' (one partition per channel, offset = position)."""
+
+    publisher: FakePublisher
+
+    def _records(self, channel: Channel) -> list[str]:
+        return [sid for ch, sid, _b, _r in self.publisher.delivered if ch == Channel(channel).value]
+
+    def end_offsets(self, channel: Channel) -> dict[str, int]:
+        return {"0": len(self._records(channel))}
+
+    def source_ids_since(self, channel: Channel, offsets: dict[str, int]) -> set[str]:
+        return set(self._records(channel)[offsets.get("0", 0) :])
 
 
 @dataclass

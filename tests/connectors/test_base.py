@@ -19,7 +19,7 @@ from ingest.connectors.base import (
 from mcu.metrics import CHANNEL_LAST_SEEN
 from schemas import Channel
 
-from .conftest import FakeEvents, FakePublisher
+from .conftest import Crash, FakeEvents, FakeProbe, FakePublisher
 
 
 @dataclass
@@ -120,3 +120,44 @@ def test_unreadable_cursor_stops_instead_of_guessing(cursors):
 def test_last_seen_gauge_is_set_per_channel(cursors):
     Runner(Counter(), FakePublisher(), cursors, FakeEvents(), clock=lambda: 1234.5).drain()
     assert CHANNEL_LAST_SEEN.labels(channel="webform")._value.get() == 1234.5
+
+
+def test_a_kill_while_the_batch_is_on_the_wire_repeats_it_without_a_probe(cursors):
+    pub = FakePublisher(crash_in_flush=2)
+    with pytest.raises(Crash):
+        Runner(Counter(), pub, cursors, retry=fast()).drain()
+    pub.crash_in_flush = None
+    Runner(Counter(), pub, cursors, retry=fast()).drain()
+    ids = pub.source_ids()
+    assert sorted(set(ids), key=int) == [str(i) for i in range(1, 11)]
+    assert len(ids) == 12  # "1" and "2" twice: what the probe is for
+
+
+@pytest.mark.parametrize("dies_after", [0, 1, 2])
+def test_with_a_probe_the_restart_leaves_out_what_reached_the_topic(cursors, dies_after):
+    pub = FakePublisher()
+    src = Counter(page=3)
+    runner = Runner(src, pub, cursors, retry=fast(), probe=FakeProbe(pub))
+    runner.step()  # batch 1..3 stored
+    pub.crash_in_flush = dies_after
+    with pytest.raises(Crash):
+        runner.step()  # batch 4..6 dies on the wire after `dies_after` records
+    pub.crash_in_flush = None
+    restarted = Runner(Counter(page=3), pub, cursors, retry=fast(), probe=FakeProbe(pub))
+    restarted.drain()
+    ids = pub.source_ids()
+    assert ids == [str(i) for i in range(1, 11)]  # each exactly once, in order
+    assert restarted.stats.skipped == dies_after
+    assert not cursors.intent_path("counter").exists()
+
+
+def test_the_probe_resumes_from_the_first_intent_even_after_a_second_death(cursors):
+    pub = FakePublisher(crash_in_flush=1)
+    with pytest.raises(Crash):
+        Runner(Counter(), pub, cursors, retry=fast(), probe=FakeProbe(pub)).step()
+    pub.crash_in_flush = 1  # the restart dies too, after one more record of the same batch
+    with pytest.raises(Crash):
+        Runner(Counter(), pub, cursors, retry=fast(), probe=FakeProbe(pub)).step()
+    pub.crash_in_flush = None
+    Runner(Counter(), pub, cursors, retry=fast(), probe=FakeProbe(pub)).drain()
+    assert pub.source_ids() == [str(i) for i in range(1, 11)]

@@ -9,7 +9,7 @@ import ingest.cli as cli
 from ingest.connectors.registry import NotConfigured, polled_connector
 from mcu.settings import Settings
 
-from .conftest import FakeEvents, FakePublisher
+from .conftest import FakeEvents, FakeProbe, FakePublisher
 
 
 class Closing(FakePublisher):
@@ -26,6 +26,7 @@ class ClosingEvents(FakeEvents):
 def sinks(monkeypatch, tmp_path):
     pub, ev = Closing(), ClosingEvents()
     monkeypatch.setattr(cli, "_publishers", lambda settings: (pub, ev))
+    monkeypatch.setattr(cli, "_probe", lambda settings: FakeProbe(pub))
     monkeypatch.setenv("MCU_VAR_DIR", str(tmp_path / "var"))
     cli.get_settings.cache_clear()
     yield pub, ev

@@ -1,4 +1,5 @@
-"""Restart against the real broker: a file import stopped mid-run and restarted.
+"""Restart against the real broker: a file import stopped mid-run (SIGTERM, or SIGKILL at a random
+moment, also while a batch is on the wire) and restarted publishes every row exactly once.
 
 Needs a broker at MCU_KAFKA_BROKERS (e.g. ``MCU_KAFKA_PORT=49092 MCU_KAFKA_CONTROLLER_PORT=49093
 MCU_VAR_DIR=/tmp/h6var deploy/kafka.sh start`` and MCU_KAFKA_BROKERS=127.0.0.1:49092); skipped
@@ -10,6 +11,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -65,6 +67,8 @@ def stop_mid_run(proc: subprocess.Popen[bytes], cursor: Path, sig: int) -> int:
             except (ValueError, KeyError, StopIteration):
                 continue
             if done >= 5 * BATCH:
+                if sig == signal.SIGKILL:
+                    time.sleep(random.uniform(0, 0.05))  # land anywhere, mid-batch or mid-flush too
                 proc.send_signal(sig)
                 proc.wait(timeout=60)
                 return done
@@ -100,14 +104,9 @@ def test_import_stopped_mid_run_and_restarted(tmp_path, sig):
     counts = collections.Counter(sid for sid, _key in records)
     assert set(counts) == {f"Ж-{i:05d}/2026" for i in range(1, ROWS + 1)}  # nothing skipped
     repeated = {sid: n for sid, n in counts.items() if n > 1}
-    print(f"{sig.name}: stopped after {done_at_signal} rows; {len(records)} records, {len(repeated)} repeated")
-    if sig == signal.SIGTERM:
-        assert repeated == {}  # a stop finishes the batch in hand and saves its cursor: exactly once
-    else:
-        # A kill can land between the broker's confirmation and the cursor write: at most the
-        # batches in flight come again, with the same key (message id), which the store folds.
-        assert len(repeated) <= BATCH
-        keys = collections.defaultdict(set)
-        for sid, key in records:
-            keys[sid].add(key)
-        assert all(len(k) == 1 for k in keys.values())
+    skipped = [line for line in out.decode().splitlines() if "already on the topic" in line]
+    print(f"{sig.name}: stopped after {done_at_signal} rows; {len(records)} records, {len(repeated)} repeated;"
+          f" restart: {skipped[0] if skipped else 'nothing of an interrupted batch on the topic'}")  # fmt: skip
+    # SIGTERM finishes the batch in hand and saves its cursor; after SIGKILL the restart reads back
+    # what of the interrupted batch reached the topic (the intent's offsets) and leaves it out.
+    assert repeated == {}
