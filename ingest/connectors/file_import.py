@@ -79,6 +79,10 @@ class FileImport:
         items, events = [], []
         for offset, row in enumerate(chunk, start=done + 1):
             sid = self.fmt.source_id(row)
+            if set(row) == {"_unparsed"}:
+                # A broken line of a JSON dump goes on as it was, so its dead letter says bad_json.
+                items.append(RawItem(source_id=sid, body=str(row["_unparsed"]).encode("utf-8")))
+                continue
             payload = {**row, "_import": {"file": self.path.name, "sha256": digest[:16], "row": offset}}
             items.append(RawItem(source_id=sid, body=json_bytes(payload)))
             events.extend(self.fmt.events(sid, row))

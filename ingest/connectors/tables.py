@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 import zipfile
 from collections.abc import Iterable
@@ -123,7 +124,35 @@ def read_table(path: Path, known: Iterable[str]) -> list[dict[str, Any]]:
         return read_xlsx(path, known)
     if suffix in (".csv", ".txt", ".tsv"):
         return read_csv(path.read_bytes(), known)
-    raise TableError(f"{path.name}: unsupported file type {suffix!r} (CSV or XLSX expected)")
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        return read_json(path.read_bytes(), jsonl=suffix != ".json")
+    raise TableError(f"{path.name}: unsupported file type {suffix!r} (CSV, XLSX, JSON or JSON Lines expected)")
+
+
+def read_json(data: bytes, *, jsonl: bool) -> list[dict[str, Any]]:
+    """A dump of an API (array of objects, or one object a line); a line that is not an object is
+    kept as ``{"_unparsed": line}`` so it still reaches the dead letters with its reason."""
+    text = decode_csv(data)
+    if not jsonl:
+        try:
+            rows = json.loads(text)
+        except ValueError as exc:
+            raise TableError(f"not JSON: {exc}") from exc
+        if isinstance(rows, dict):
+            rows = next((v for v in rows.values() if isinstance(v, list)), [rows])  # {"items": [...]}
+        if not isinstance(rows, list):
+            raise TableError("JSON export must be an array of objects")
+        return [r if isinstance(r, dict) else {"_unparsed": json.dumps(r, ensure_ascii=False)} for r in rows]
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = None
+        out.append(obj if isinstance(obj, dict) else {"_unparsed": line})
+    return out
 
 
 _DATE_FORMATS = (

@@ -4,6 +4,7 @@ All rows are synthetic test data made up here."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,19 @@ def test_bad_rows_end_as_rejections_with_reasons(tmp_path, cursors):
     ok, rejected = normalize_delivered(pub)
     assert ok == []
     assert [r.reason for r in rejected] == ["validation", "empty_text", "too_large"]
+
+
+def test_json_lines_dump_uses_the_same_aliases(tmp_path, cursors):
+    lines = [
+        json.dumps({"id": "ag-1", "created_at": "2026-11-03T09:00:00+03:00", "text": "[синтетика] Нет света",
+                    "status": "Решено", "answer_at": "2026-11-04T09:00:00+03:00", "rating": 5}, ensure_ascii=False),
+        '{"id": "ag-2", "text": "[синтетика] обрыв',
+    ]  # fmt: skip
+    path = tmp_path / "ag.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pub, ev = FakePublisher(), FakeEvents()
+    Runner(FileImport(FORMATS[Channel.ACTIVE_CITIZEN], path), pub, cursors, ev).drain()
+    assert len(pub.delivered) == 2
+    ok, rejected = normalize_delivered(pub)
+    assert [m.source_id for m in ok] == ["ag-1"] and [r.reason for r in rejected] == ["bad_json"]
+    assert sorted(e.type.value for e in ev.delivered) == ["answered", "rated", "resolved"]
