@@ -261,8 +261,11 @@ def breakdown_section(
     dims = [f"{DIMENSIONS[d][0]} AS {d}" for d in by]
     sel = ", ".join([*dims, *(f"{MEASURES[m].sql} AS m_{m}" for m in measures)])
     group = f"GROUP BY {', '.join(by)} ORDER BY {', '.join(by)}" if by else ""
-    table = "daily_body_stats" if set(by) <= BODY_DIMENSIONS else "daily_stats"
-    rows = _rows(query, f"SELECT {sel} FROM {table} WHERE {PERIOD_WHERE} {group}", _period(d_from, d_to))
+    if set(by) <= BODY_DIMENSIONS:
+        source = f"daily_body_stats WHERE {PERIOD_WHERE}"
+    else:
+        source = _full_grain_source(d_from, d_to, monthly_ok=not set(by) & {"day", "week"})
+    rows = _rows(query, f"SELECT {sel} FROM {source} {group}", _period(d_from, d_to))
     for r in rows:
         for i, d in enumerate(by):
             r[i] = names.label(d, r[i])
@@ -270,6 +273,23 @@ def breakdown_section(
     columns += [Column(key=m, title=MEASURES[m].title, fmt=MEASURES[m].fmt) for m in measures]
     title = "Разрез: " + (" × ".join(DIMENSIONS[d][1] for d in by) if by else "всего")
     return Section(title=title, columns=columns, rows=rows)
+
+
+def _full_grain_source(d_from: date, d_to: date, monthly_ok: bool) -> str:
+    """daily_stats for the period, with whole months read from monthly_stats when allowed.
+
+    Dates are formatted from ``date`` objects, never from user text, so inlining them is safe.
+    """
+    first_full = d_from if d_from.day == 1 else (d_from.replace(day=28) + timedelta(days=4)).replace(day=1)
+    after = d_to + timedelta(days=1)
+    last_full_end = after.replace(day=1)  # months before this one end inside the period
+    if not monthly_ok or first_full >= last_full_end:
+        return f"daily_stats WHERE {PERIOD_WHERE}"
+    return (
+        "(SELECT * FROM daily_stats WHERE "
+        f"(day >= '{d_from}' AND day < '{first_full}') OR (day >= '{last_full_end}' AND day <= '{d_to}') "
+        f"UNION ALL SELECT * FROM monthly_stats WHERE day >= '{first_full}' AND day < '{last_full_end}')"
+    )
 
 
 # -------------------------------------------------------------------------------------- charts

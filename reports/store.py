@@ -48,6 +48,15 @@ BODY_ROLLUP = (
     + ", ".join(f"quantilesTDigestMergeState(0.5, 0.9)({c})" for c in _QUANTILES)
     + ", max(refreshed_at) FROM {src} GROUP BY day, block, department, settlement, level"
 )
+MONTHLY_ROLLUP = (
+    "SELECT toStartOfMonth(day) AS month, block, department, settlement, level, channel, category, "
+    + ", ".join(f"sum({c})" for c in _SUMS[:2])
+    + ", uniqExactMergeState(problems), "
+    + ", ".join(f"sum({c})" for c in _SUMS[2:])
+    + ", "
+    + ", ".join(f"quantilesTDigestMergeState(0.5, 0.9)({c})" for c in _QUANTILES)
+    + ", max(refreshed_at) FROM {src} GROUP BY month, block, department, settlement, level, channel, category"
+)
 
 
 def _swap_in(client: Client, target: str, staging: str, first_partition: str) -> None:
@@ -70,8 +79,10 @@ def refresh(client: Client, since: date | None = None) -> int:
     first_partition = f"{since:%Y%m}"
     suffix = uuid4().hex[:12]
     staging, body_staging = f"daily_stats_staging_{suffix}", f"daily_body_stats_staging_{suffix}"
+    month_staging = f"monthly_stats_staging_{suffix}"
     client.command(f"CREATE TABLE {staging} AS daily_stats")
     client.command(f"CREATE TABLE {body_staging} AS daily_body_stats")
+    client.command(f"CREATE TABLE {month_staging} AS monthly_stats")
     try:
         client.command(
             f"INSERT INTO {staging} SELECT * FROM daily_stats_source(since = {{since:Date}})",
@@ -79,12 +90,17 @@ def refresh(client: Client, since: date | None = None) -> int:
             settings={"async_insert": 0},
         )
         client.command(f"INSERT INTO {body_staging} " + BODY_ROLLUP.format(src=staging), settings={"async_insert": 0})
+        client.command(
+            f"INSERT INTO {month_staging} " + MONTHLY_ROLLUP.format(src=staging), settings={"async_insert": 0}
+        )
         _swap_in(client, "daily_stats", staging, first_partition)
         _swap_in(client, "daily_body_stats", body_staging, first_partition)
+        _swap_in(client, "monthly_stats", month_staging, first_partition)
         return int(client.query(f"SELECT count() FROM {staging}").result_rows[0][0])
     finally:
         client.command(f"DROP TABLE IF EXISTS {staging}")
         client.command(f"DROP TABLE IF EXISTS {body_staging}")
+        client.command(f"DROP TABLE IF EXISTS {month_staging}")
 
 
 def refresh_recent(client: Client, today: date | None = None) -> int:

@@ -115,3 +115,21 @@ def test_rollup_agrees_with_the_full_grain(loaded):
         return [[None if isinstance(v, float) and v != v else v for v in (*r[:-1], *r[-1])] for r in rows]
 
     assert plain(full.result_rows) == plain(body.result_rows) and len(full.result_rows) == 4
+
+
+def test_whole_months_from_monthly_stats_equal_the_daily_figures(loaded, query):
+    from reports.build import _full_grain_source
+
+    d_from, d_to = date(2025, 12, 15), date(2026, 1, 31)  # half of December, all of January
+    mixed = _full_grain_source(d_from, d_to, monthly_ok=True)
+    assert "monthly_stats" in mixed
+    daily = _full_grain_source(d_from, d_to, monthly_ok=False)
+    sel = (
+        "SELECT channel, sum(cases), sum(overdue), uniqExactMerge(problems), "
+        "arrayMap(x -> if(isNaN(x), -1, x), quantilesTDigestMerge(0.5, 0.9)(first_response_hours)) "
+        "FROM {} GROUP BY channel ORDER BY channel"
+    )
+    params = {"d_from": d_from, "d_to": d_to}
+    assert query(sel.format(mixed), params) == query(sel.format(daily), params)
+    assert len(query(sel.format(daily), params)) == 3  # webform, vk, email
+    assert "monthly_stats" not in _full_grain_source(date(2026, 1, 5), date(2026, 1, 25), monthly_ok=True)
