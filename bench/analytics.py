@@ -6,7 +6,8 @@
    their case events (registration, answers, ratings, reopenings) and SLA events, so the
    materialized views into case_progress run on every insert.
 3. Refresh of daily_stats (the refreshable view), timed.
-4. The ratings report (settlements and departments, current and previous period) and a
+4. The refresh of the last three months, what the worker repeats every 5 minutes.
+5. The ratings report (settlements and departments, current and previous period) and a
    three-dimension breakdown (block × settlement × channel), each timed several times.
 
     .venv/bin/python bench/analytics.py [--cases 10000000] [--sink-cases 100000] [--path DIR]
@@ -27,7 +28,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 from reports.build import ReportRequest, build_report  # noqa: E402
-from reports.store import client_query, refresh  # noqa: E402
+from reports.store import client_query, refresh, refresh_recent  # noqa: E402
 from reports.worktime import sync_calendar  # noqa: E402
 from route.directory import default_directory  # noqa: E402
 from schemas import Case, Classification, NormalizedMessage, Routing  # noqa: E402
@@ -171,10 +172,15 @@ def main() -> None:
               f"{load['sla']:,} SLA events in {load['sla_s']:.1f} s; total {total:.1f} s")  # fmt: skip
         t0 = time.perf_counter()
         refresh(client)
-        print(
-            f"daily_stats refresh (full recompute): {time.perf_counter() - t0:.1f} s; "
-            f"{client.query('SELECT count() FROM daily_stats').result_rows[0][0]:,} daily rows"
-        )
+        full_s = time.perf_counter() - t0
+        counts = [client.query(f"SELECT count() FROM {t}").result_rows[0][0]
+                  for t in ("daily_stats", "daily_body_stats", "monthly_stats")]  # fmt: skip
+        print(f"full refresh (daily_stats + daily_body_stats + monthly_stats): {full_s:.1f} s; "
+              f"rows {counts[0]:,} / {counts[1]:,} / {counts[2]:,}")  # fmt: skip
+        t0 = time.perf_counter()
+        n = refresh_recent(client, today=date(2026, 12, 15))
+        print(f"refresh of the last 3 months (what the worker runs every 5 minutes): "
+              f"{time.perf_counter() - t0:.1f} s; {n:,} daily rows")  # fmt: skip
         q = client_query(client)
         whole = {"date_from": date(2024, 1, 1), "date_to": date(2026, 12, 31)}
         year = {"date_from": date(2025, 1, 1), "date_to": date(2025, 12, 31)}
