@@ -27,11 +27,17 @@ def worker() -> None:
     from mcu.topic_admin import ensure_topics
 
     roles = settings.role_set
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
     # Topics and migrations before consuming: a broker or store that cannot be reached should
     # stop the start, loudly.
     ensure_topics(settings)
     if "sink" in roles:
-        store.open_sync()
+        try:
+            store.open_sync()
+        except Exception as exc:
+            # A store that is down now may be back in a minute: the sinks retry with backoff and
+            # hold their offsets meanwhile, and ops see mcu_sink_insert_failures_total rise.
+            click.echo(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}", err=True)
     click.echo(f"worker {settings.app_id}: stages {', '.join(register(roles))}", err=True)
     sys.argv = ["mcu", "worker", "--loglevel", settings.log_level]
     app.main()

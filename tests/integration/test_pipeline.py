@@ -49,9 +49,12 @@ BAD_RECORDS = [
 ]
 
 
+def settings_of(env: dict[str, str]) -> Settings:
+    return Settings(**{k[4:].lower(): v for k, v in env.items() if k.startswith("MCU_")})
+
+
 def publish(env: dict[str, str], bodies: list[bytes], channel: str = "webform") -> None:
-    settings = Settings(_env_file=None, **{k[4:].lower(): v for k, v in env.items() if k.startswith("MCU_")})
-    with RawPublisher(settings) as publisher:
+    with RawPublisher(settings_of(env)) as publisher:
         for body in bodies:
             publisher.publish(channel, body)
 
