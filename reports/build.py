@@ -100,11 +100,11 @@ def _rating_rows(query: Query, body: str, d_from: date, d_to: date, cfg: RatingC
                sum(complaints), sum(rating_sum), sum(reopened), sum(overdue),
                quantilesTDigestMerge(0.5, 0.9)(first_response_hours)[1],
                quantilesTDigestMerge(0.5, 0.9)(resolution_hours)[1]
-        FROM daily_body_stats
-        WHERE {PERIOD_WHERE} AND level = %(level)s
+        FROM {period_source(d_from, d_to, body=True)}
+        WHERE level = %(level)s
         GROUP BY body
     """
-    params = {**_period(d_from, d_to), "level": "settlement" if body == "settlement" else "district"}
+    params = {"level": "settlement" if body == "settlement" else "district"}
     out: dict[str, dict] = {}
     for r in _rows(query, sql, params):
         key, cases, in_time, with_dl, resolved, fast, responded, good, rated, rep, compl, rsum, reop, od = r[:14]
@@ -211,9 +211,9 @@ def ratings_section(
 
 def workload_section(query: Query, d_from: date, d_to: date, names: Names) -> Section:
     inflow = {int(r[0]): r[1:] for r in _rows(query, f"""
-        SELECT block, sum(cases), sum(overdue) FROM daily_body_stats WHERE {PERIOD_WHERE} GROUP BY block""",
-        _period(d_from, d_to))}  # fmt: skip
-    now = {int(r[0]): r[1:] for r in _rows(query, "SELECT block, sum(open), sum(open_overdue) FROM daily_body_stats"
+        SELECT block, sum(cases), sum(overdue) FROM {period_source(d_from, d_to, body=True)} GROUP BY block""",
+        {})}  # fmt: skip
+    now = {int(r[0]): r[1:] for r in _rows(query, "SELECT block, sum(open), sum(open_overdue) FROM monthly_body_stats"
                                            " GROUP BY block", {})}  # fmt: skip
     working_days = _rows(
         query,
@@ -261,11 +261,8 @@ def breakdown_section(
     dims = [f"{DIMENSIONS[d][0]} AS {d}" for d in by]
     sel = ", ".join([*dims, *(f"{MEASURES[m].sql} AS m_{m}" for m in measures)])
     group = f"GROUP BY {', '.join(by)} ORDER BY {', '.join(by)}" if by else ""
-    if set(by) <= BODY_DIMENSIONS:
-        source = f"daily_body_stats WHERE {PERIOD_WHERE}"
-    else:
-        source = _full_grain_source(d_from, d_to, monthly_ok=not set(by) & {"day", "week"})
-    rows = _rows(query, f"SELECT {sel} FROM {source} {group}", _period(d_from, d_to))
+    source = period_source(d_from, d_to, body=set(by) <= BODY_DIMENSIONS, monthly_ok=not set(by) & {"day", "week"})
+    rows = _rows(query, f"SELECT {sel} FROM {source} {group}", {})
     for r in rows:
         for i, d in enumerate(by):
             r[i] = names.label(d, r[i])
@@ -275,20 +272,21 @@ def breakdown_section(
     return Section(title=title, columns=columns, rows=rows)
 
 
-def _full_grain_source(d_from: date, d_to: date, monthly_ok: bool) -> str:
-    """daily_stats for the period, with whole months read from monthly_stats when allowed.
+def period_source(d_from: date, d_to: date, *, body: bool, monthly_ok: bool = True) -> str:
+    """A subquery of the aggregate rows of the period: whole months from the monthly table and the
+    days at the edges from the daily one, or only daily rows (a breakdown by day or week).
 
     Dates are formatted from ``date`` objects, never from user text, so inlining them is safe.
     """
+    daily, monthly = ("daily_body_stats", "monthly_body_stats") if body else ("daily_stats", "monthly_stats")
     first_full = d_from if d_from.day == 1 else (d_from.replace(day=28) + timedelta(days=4)).replace(day=1)
-    after = d_to + timedelta(days=1)
-    last_full_end = after.replace(day=1)  # months before this one end inside the period
+    last_full_end = (d_to + timedelta(days=1)).replace(day=1)  # months before this one end in the period
     if not monthly_ok or first_full >= last_full_end:
-        return f"daily_stats WHERE {PERIOD_WHERE}"
+        return f"(SELECT * FROM {daily} WHERE day >= '{d_from}' AND day <= '{d_to}')"
     return (
-        "(SELECT * FROM daily_stats WHERE "
+        f"(SELECT * FROM {daily} WHERE "
         f"(day >= '{d_from}' AND day < '{first_full}') OR (day >= '{last_full_end}' AND day <= '{d_to}') "
-        f"UNION ALL SELECT * FROM monthly_stats WHERE day >= '{first_full}' AND day < '{last_full_end}')"
+        f"UNION ALL SELECT * FROM {monthly} WHERE day >= '{first_full}' AND day < '{last_full_end}')"
     )
 
 
@@ -300,8 +298,8 @@ def chart_data(query: Query, d_from: date, d_to: date, names: Names, settlement_
         SELECT toMonday(day) AS week, block, sum(cases) FROM daily_body_stats WHERE {PERIOD_WHERE}
         GROUP BY week, block ORDER BY week, block""", _period(d_from, d_to))  # fmt: skip
     heat = _rows(query, f"""
-        SELECT block, settlement, sum(cases) FROM daily_body_stats WHERE {PERIOD_WHERE}
-        GROUP BY block, settlement ORDER BY block, settlement""", _period(d_from, d_to))  # fmt: skip
+        SELECT block, settlement, sum(cases) FROM {period_source(d_from, d_to, body=True)}
+        GROUP BY block, settlement ORDER BY block, settlement""", {})  # fmt: skip
     bars = [
         {"body": names.body("settlement", b["body"]), "score": b["score"][0], "low": b["score"][1],
          "high": b["score"][2], "ranked": b["rank"] is not None}

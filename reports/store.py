@@ -48,6 +48,9 @@ BODY_ROLLUP = (
     + ", ".join(f"quantilesTDigestMergeState(0.5, 0.9)({c})" for c in _QUANTILES)
     + ", max(refreshed_at) FROM {src} GROUP BY day, block, department, settlement, level"
 )
+MONTHLY_BODY_ROLLUP = BODY_ROLLUP.replace("SELECT day,", "SELECT toStartOfMonth(day) AS month,").replace(
+    "GROUP BY day,", "GROUP BY month,"
+)
 MONTHLY_ROLLUP = (
     "SELECT toStartOfMonth(day) AS month, block, department, settlement, level, channel, category, "
     + ", ".join(f"sum({c})" for c in _SUMS[:2])
@@ -80,9 +83,11 @@ def refresh(client: Client, since: date | None = None) -> int:
     suffix = uuid4().hex[:12]
     staging, body_staging = f"daily_stats_staging_{suffix}", f"daily_body_stats_staging_{suffix}"
     month_staging = f"monthly_stats_staging_{suffix}"
+    month_body_staging = f"monthly_body_stats_staging_{suffix}"
     client.command(f"CREATE TABLE {staging} AS daily_stats")
     client.command(f"CREATE TABLE {body_staging} AS daily_body_stats")
     client.command(f"CREATE TABLE {month_staging} AS monthly_stats")
+    client.command(f"CREATE TABLE {month_body_staging} AS monthly_body_stats")
     try:
         client.command(
             f"INSERT INTO {staging} SELECT * FROM daily_stats_source(since = {{since:Date}})",
@@ -93,14 +98,20 @@ def refresh(client: Client, since: date | None = None) -> int:
         client.command(
             f"INSERT INTO {month_staging} " + MONTHLY_ROLLUP.format(src=staging), settings={"async_insert": 0}
         )
+        client.command(
+            f"INSERT INTO {month_body_staging} " + MONTHLY_BODY_ROLLUP.format(src=body_staging),
+            settings={"async_insert": 0},
+        )
         _swap_in(client, "daily_stats", staging, first_partition)
         _swap_in(client, "daily_body_stats", body_staging, first_partition)
         _swap_in(client, "monthly_stats", month_staging, first_partition)
+        _swap_in(client, "monthly_body_stats", month_body_staging, first_partition)
         return int(client.query(f"SELECT count() FROM {staging}").result_rows[0][0])
     finally:
         client.command(f"DROP TABLE IF EXISTS {staging}")
         client.command(f"DROP TABLE IF EXISTS {body_staging}")
         client.command(f"DROP TABLE IF EXISTS {month_staging}")
+        client.command(f"DROP TABLE IF EXISTS {month_body_staging}")
 
 
 def refresh_recent(client: Client, today: date | None = None) -> int:

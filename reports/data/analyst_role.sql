@@ -10,6 +10,7 @@ GRANT SELECT ON {db}.case_state TO mcu_analyst;
 GRANT SELECT ON {db}.daily_stats TO mcu_analyst;
 GRANT SELECT ON {db}.daily_body_stats TO mcu_analyst;
 GRANT SELECT ON {db}.monthly_stats TO mcu_analyst;
+GRANT SELECT ON {db}.monthly_body_stats TO mcu_analyst;
 GRANT SELECT ON {db}.work_calendar TO mcu_analyst;
 -- Then, for each analyst: CREATE USER ... ; GRANT mcu_analyst TO <user>;
 -- Views run with the definer's rights only when created with SQL SECURITY DEFINER; the views of

@@ -118,18 +118,23 @@ def test_rollup_agrees_with_the_full_grain(loaded):
 
 
 def test_whole_months_from_monthly_stats_equal_the_daily_figures(loaded, query):
-    from reports.build import _full_grain_source
+    from reports.build import period_source
 
     d_from, d_to = date(2025, 12, 15), date(2026, 1, 31)  # half of December, all of January
-    mixed = _full_grain_source(d_from, d_to, monthly_ok=True)
+    mixed = period_source(d_from, d_to, body=False)
     assert "monthly_stats" in mixed
-    daily = _full_grain_source(d_from, d_to, monthly_ok=False)
+    daily = period_source(d_from, d_to, body=False, monthly_ok=False)
     sel = (
         "SELECT channel, sum(cases), sum(overdue), uniqExactMerge(problems), "
         "arrayMap(x -> if(isNaN(x), -1, x), quantilesTDigestMerge(0.5, 0.9)(first_response_hours)) "
         "FROM {} GROUP BY channel ORDER BY channel"
     )
-    params = {"d_from": d_from, "d_to": d_to}
-    assert query(sel.format(mixed), params) == query(sel.format(daily), params)
-    assert len(query(sel.format(daily), params)) == 3  # webform, vk, email
-    assert "monthly_stats" not in _full_grain_source(date(2026, 1, 5), date(2026, 1, 25), monthly_ok=True)
+    assert query(sel.format(mixed), {}) == query(sel.format(daily), {})
+    assert len(query(sel.format(daily), {})) == 3  # webform, vk, email
+    assert "monthly" not in period_source(date(2026, 1, 5), date(2026, 1, 25), body=False)
+    body_sel = sel.replace("channel", "settlement")
+    body_mixed = period_source(d_from, d_to, body=True)
+    assert "monthly_body_stats" in body_mixed
+    assert query(body_sel.format(body_mixed), {}) == query(
+        body_sel.format(period_source(d_from, d_to, body=True, monthly_ok=False)), {}
+    )
