@@ -6,7 +6,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # With the embedded store only one process may open it, so "sink" then runs in one worker (its own
 # consumer group) while the other stages scale out in another; with a server every worker can sink.
-ROLES = {"normalize", "enrich", "sla", "sink"}
+ROLES = {"normalize", "enrich", "sla", "notify", "sink"}
 
 
 class Settings(BaseSettings):
@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     app_id: str = Field(default="mcu", description="Kafka consumer group and Faust app id")
     roles: str = Field(
         default="all",
-        description="stages this worker runs: all, or a comma list of normalize, enrich, sla, sink",
+        description="stages this worker runs: all, or a comma list of normalize, enrich, sla, notify, sink",
     )
     clickhouse_dsn: str | None = Field(
         default=None,

@@ -6,6 +6,7 @@ from schemas.dead_letter import DeadLetter
 from schemas.events import CaseEvent, CaseEventType, SlaEvent, SlaEventKind
 from schemas.ids import message_id_for
 from schemas.message import NormalizedMessage
+from schemas.notification import NotificationRecord
 from schemas.raw import RawEnvelope
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Classification",
     "DeadLetter",
     "NormalizedMessage",
+    "NotificationRecord",
     "RawEnvelope",
     "Routing",
     "SlaEvent",

@@ -9,6 +9,8 @@ import importlib
 STAGE_MODULES = {
     "normalize": "mcu.agents.normalize",
     "enrich": "mcu.agents.enrich",
+    "sla": "mcu.agents.sla",
+    "notify": "mcu.agents.notify",
     "sink": "mcu.agents.sink",
 }
 

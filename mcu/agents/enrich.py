@@ -1,9 +1,9 @@
 import time
 from datetime import UTC, datetime
 
-from classify.enricher import Enricher
 from pydantic import ValidationError
 
+from classify.enricher import Enricher
 from mcu.app import app, cases_topic, normalized_topic
 from mcu.dead_letters import send_dead_letter
 from mcu.metrics import STAGE_PROCESSED, STAGE_SECONDS
@@ -12,9 +12,13 @@ from schemas import Case, NormalizedMessage
 STAGE = "enrich"
 
 
+# Loaded when the worker starts, so a broken taxonomy, rule file or model stops the start with
+# the file's name instead of crashing the agent over and over.
+enricher = Enricher.load()
+
+
 @app.agent(normalized_topic, name="enrich")
 async def enrich_agent(stream):  # type: ignore[no-untyped-def]
-    enricher = Enricher.load()
     async for event in stream.events():
         started = time.perf_counter()
         try:

@@ -11,11 +11,11 @@ from typing import Any
 from faust.types import EventT, TopicT
 from pydantic import BaseModel, ValidationError
 
-from mcu.app import app, case_events_topic, cases_topic, dlq_topic, settings, sla_events_topic
+from mcu.app import app, case_events_topic, cases_topic, dlq_topic, notifications_topic, settings, sla_events_topic
 from mcu.dead_letters import send_dead_letter
 from mcu.metrics import INGEST_TO_SINK, SINK_FAILURES, SINK_LAST_SUCCESS, SINK_ROWS, STAGE_PROCESSED
 from mcu.store import store
-from schemas import Case, CaseEvent, DeadLetter, SlaEvent
+from schemas import Case, CaseEvent, DeadLetter, NotificationRecord, SlaEvent
 from sinks.clickhouse import rows
 from sinks.clickhouse.writer import dedup_token, insert_batch
 
@@ -39,6 +39,9 @@ SPECS = [
     SinkSpec(dlq_topic, "dead_letters", rows.DEAD_LETTER_COLUMNS, DeadLetter, rows.dead_letter_row),
     SinkSpec(case_events_topic, "case_events", rows.CASE_EVENT_COLUMNS, CaseEvent, rows.case_event_row),
     SinkSpec(sla_events_topic, "sla_events", rows.SLA_EVENT_COLUMNS, SlaEvent, rows.sla_event_row),
+    SinkSpec(
+        notifications_topic, "notifications", rows.NOTIFICATION_COLUMNS, NotificationRecord, rows.notification_row
+    ),
 ]
 
 

@@ -20,7 +20,6 @@ DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic
 def worker() -> None:
     """Run a pipeline worker (all stages; start more for more partitions)."""
     settings = get_settings()
-    import mcu.web  # noqa: F401  (registers the HTTP views)
     from mcu.agents import register
     from mcu.app import app
     from mcu.store import store

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from schemas import Case, CaseEvent, DeadLetter, SlaEvent
+from schemas import Case, CaseEvent, DeadLetter, NotificationRecord, SlaEvent
 
 CASE_COLUMNS = [
     "message_id", "channel", "source_id", "source_url", "created_at", "fetched_at", "enriched_at",
@@ -62,4 +62,17 @@ def sla_event_row(e: SlaEvent) -> list[Any]:
     return [
         e.dedup_key, e.message_id, e.kind.value, e.term, e.deadline, e.share, e.level, e.block,
         e.department, e.settlement, e.at,
+    ]  # fmt: skip
+
+
+NOTIFICATION_COLUMNS = [
+    "notification_id", "message_id", "kind", "channel", "recipient", "recipient_role", "block", "department",
+    "settlement", "level", "subject", "status", "error", "at",
+]  # fmt: skip
+
+
+def notification_row(n: NotificationRecord) -> list[Any]:
+    return [
+        n.notification_id, n.message_id, n.kind, n.channel, n.recipient, n.recipient_role, n.block, n.department,
+        n.settlement, n.level, n.subject, n.status, n.error, n.at,
     ]  # fmt: skip

@@ -1,0 +1,94 @@
+"""SLA timers: state in a Faust table with its changelog, fired by the worker that owns the partition."""
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ValidationError
+
+from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
+from mcu.dead_letters import send_dead_letter
+from mcu.metrics import SLA_EVENTS, STAGE_PROCESSED, STAGE_SECONDS
+from schemas import Case, CaseEvent, SlaEvent
+from sla.timers import kafka_partition
+from sla.wiring import make_timers
+
+log = logging.getLogger(__name__)
+STAGE = "sla"
+TICK_SECONDS = 1.0
+
+# Keys are raw message ids, so the changelog partition of a case equals its topic partition
+# (murmur2 in every client): recovery hands each worker exactly the timers of its partitions.
+# use_partitioner lets the tick, which runs outside any stream, write the table.
+table = app.Table(
+    "sla_timers",
+    key_type=str,
+    value_type=bytes,
+    partitions=settings.topic_partitions,
+    use_partitioner=True,
+    help="SLA timer state per case (sla/timers.py), keyed by message id",
+)
+# Faust 0.15 takes serializers only from the types (JSON for str); set them before the changelog
+# topic is made, so keys hash like the source topics' keys and values stay compact bytes.
+table.key_serializer = table.data.key_serializer = "raw"
+table.value_serializer = table.data.value_serializer = "raw"
+timers = make_timers(settings, store=table)
+_active: set[int] = set()
+timers.owns = lambda message_id: kafka_partition(message_id, settings.topic_partitions) in _active
+
+
+async def _emit(events: list[SlaEvent]) -> None:
+    for e in events:
+        await sla_events_topic.send(key=e.message_id.encode(), value=e.model_dump_json().encode())
+        SLA_EVENTS.labels(kind=e.kind.value, block=str(e.block)).inc()
+
+
+def _agent(topic, name: str, model: type[BaseModel], apply) -> None:  # type: ignore[no-untyped-def]
+    async def agent(stream):  # type: ignore[no-untyped-def]
+        async for event in stream.events():
+            started = time.perf_counter()
+            try:
+                events = apply(model.model_validate_json(event.value))
+            except ValidationError as exc:
+                await send_dead_letter(event, STAGE, "validation", str(exc)[:2000])
+                continue
+            except Exception as exc:  # one bad record must never stop the stream
+                await send_dead_letter(event, STAGE, "processing_error", f"{type(exc).__name__}: {exc}")
+                continue
+            await _emit(events)
+            STAGE_PROCESSED.labels(stage=STAGE).inc()
+            STAGE_SECONDS.labels(stage=STAGE).observe(time.perf_counter() - started)
+
+    agent.__name__ = name
+    app.agent(topic, name=name)(agent)
+
+
+_agent(cases_topic, "sla_cases", Case, timers.on_case)
+_agent(case_events_topic, "sla_case_events", CaseEvent, timers.on_event)
+
+
+def _owned_partitions() -> set[int]:
+    cases = cases_topic.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == cases}
+
+
+@app.timer(interval=TICK_SECONDS)
+async def sla_tick() -> None:
+    """Fire due timers of this worker's partitions; cost follows due timers, not open ones."""
+    if app.rebalancing or app.tables.recovery.in_recovery or not app.tables.recovery.completed.is_set():
+        return
+    owned = _owned_partitions()
+    if owned != _active:
+        _active.clear()
+        _active.update(owned)
+        log.info("SLA: owning partitions %s, %d open timers indexed", sorted(owned), timers.rebuild())
+    batch = timers.collect(datetime.now(UTC))
+    if not batch.events and not batch.updates:
+        return
+    try:
+        await _emit(batch.events)
+    except Exception:
+        timers.abort(batch)  # the same events, same dedup keys, next tick
+        log.exception("SLA: sending %d events failed; they fire again next tick", len(batch.events))
+        return
+    timers.commit(batch)
