@@ -1,7 +1,7 @@
 """Speed, load time and memory of the understanding stage (normalise + classify + route).
 
-Texts: real messages of 50-800 characters from the development set (St Petersburg portal,
-classify/data/dev_spb.jsonl), with a Tuapse place name appended to every third one so that
+Texts: real messages of 50-800 characters from the development set (St Petersburg and Kursk portals,
+classify/data/dev.jsonl), with a Tuapse place name appended to every third one so that
 settlement resolution does real work. The process is pinned to one CPU. Throughput is given
 per wall-clock second and per CPU second of this process (they agree on an idle machine; on a
 shared one the CPU figure is what one core delivers).
@@ -41,7 +41,7 @@ def main() -> None:
 
     from schemas.message import NormalizedMessage
 
-    dev = Path(__file__).resolve().parents[1] / "classify" / "data" / "dev_spb.jsonl"
+    dev = Path(__file__).resolve().parents[1] / "classify" / "data" / "dev.jsonl"
     texts = [json.loads(x)["text"] for x in dev.open(encoding="utf-8")]
     texts = [t for t in texts if 50 <= len(t) <= 800]
     rng = random.Random(1)

@@ -101,7 +101,7 @@ def predict(input_path: Path, output_path: Path, no_model: bool) -> None:
     click.echo(f"{n} messages classified", err=True)
 
 
-DEV_SET = Path(__file__).parent / "data" / "dev_spb.jsonl"
+DEV_SET = Path(__file__).parent / "data" / "dev.jsonl"
 MODEL_PATH = Path(__file__).parent / "data" / "model.joblib"
 
 
@@ -224,3 +224,29 @@ def train(data: tuple[Path, ...], output: Path) -> None:
         f"{model.version}: {len(rows)} examples, {len(model.classes)} classes, "
         f"{len(model.vocab)} features -> {output} ({size / 1e6:.2f} MB)"
     )
+
+
+@classify.command("build-devset")
+@click.option(
+    "--spb",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="messages.jsonl.gz of «Наш Санкт-Петербург» (see /work/shared/data/README.md)",
+)
+@click.option(
+    "--kursk",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="train_dataset_train.csv of github.com/k1ck3r777/1234 at 15adf88 (Курская область)",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=DEV_SET, show_default=True)
+def build_devset(spb: Path, kursk: Path | None, output: Path) -> None:
+    """Rebuild the labelled development set from the real sources and the mapping files."""
+    from classify.devset import build_kursk, build_spb, drop_rare, write_jsonl
+
+    data = Path(__file__).parent / "data"
+    rows = build_spb(spb, data / "spb_mapping.yaml")
+    if kursk:
+        rows += build_kursk(kursk, data / "kursk_mapping.yaml")
+    rows = drop_rare(rows)
+    write_jsonl(rows, output)
+    click.echo(f"{len(rows)} real labelled messages, {len({r['category'] for r in rows})} categories -> {output}")

@@ -6,6 +6,7 @@ taxonomy by the mapping file. Near-duplicates (same content words) are dropped �
 Half of each category's share goes to texts of 100+ characters where there are enough of them.
 """
 
+import csv
 import gzip
 import json
 import random
@@ -18,13 +19,14 @@ import yaml
 
 from classify.model import STOPWORDS
 from classify.morph import Lemmatizer
+from classify.pii import mask_pii
 from classify.textnorm import clean, tokens
 
 SPB_PATH = Path("/work/shared/data/spb-our-city/messages.jsonl.gz")
 PER_CATEGORY = 250
 MIN_CHARS = 15
 MAX_CHARS = 1500  # longer texts are cut (whole words): the dev set is kept in the repository
-MIN_PER_CATEGORY = 30  # fewer real examples than this cannot be cross-validated honestly
+MIN_PER_CATEGORY = 10  # fewer real examples than this in the whole set cannot be cross-validated honestly
 SEED = 20261127
 
 
@@ -32,6 +34,11 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
             yield json.loads(line)
+
+
+def _content_key(text: str, lem: Lemmatizer) -> frozenset[str]:
+    words = [w.lower() for w in tokens(clean(text)) if not w.isupper() or len(w) < 3 or "X" not in w]
+    return frozenset(x for x in lem.lemmas(words) if x not in STOPWORDS and not x.startswith("x"))
 
 
 def build_spb(spb_path: Path, mapping_path: Path, per_category: int = PER_CATEGORY) -> list[dict[str, Any]]:
@@ -47,15 +54,14 @@ def build_spb(spb_path: Path, mapping_path: Path, per_category: int = PER_CATEGO
             text = text[:MAX_CHARS].rsplit(" ", 1)[0]
         if not cat or len(text) < MIN_CHARS:
             continue
-        words = [w.lower() for w in tokens(clean(text)) if not w.isupper() or len(w) < 3 or "X" not in w]
-        key = frozenset(x for x in lem.lemmas(words) if x not in STOPWORDS and not x.startswith("x"))
+        key = _content_key(text, lem)
         if len(key) < 2 or key in seen:
             continue
         seen.add(key)
         pools[cat].append(
             {
                 "id": f"spb-{r['id']}",
-                "text": text,
+                "text": mask_pii(text, lem),
                 "category": cat,
                 "source": "spb-our-city",
                 "source_id": r["id"],
@@ -68,8 +74,6 @@ def build_spb(spb_path: Path, mapping_path: Path, per_category: int = PER_CATEGO
     out: list[dict[str, Any]] = []
     for cat in sorted(pools):
         pool = pools[cat]
-        if len(pool) < MIN_PER_CATEGORY:
-            continue
         rng.shuffle(pool)
         long = [x for x in pool if len(x["text"]) >= 100]
         short = [x for x in pool if len(x["text"]) < 100]
@@ -79,6 +83,47 @@ def build_spb(spb_path: Path, mapping_path: Path, per_category: int = PER_CATEGO
             take += long[len(take_long) : len(take_long) + per_category - len(take)]
         out.extend(sorted(take, key=lambda x: x["source_id"]))
     return out
+
+
+def build_kursk(csv_path: Path, mapping_path: Path) -> list[dict[str, Any]]:
+    """All mapped, de-duplicated messages of the Курская область set; people's names and phones masked."""
+    mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
+    labels: dict[str, str | None] = mapping["labels"]
+    lem = Lemmatizer()
+    seen: set[frozenset[str]] = set()
+    out = []
+    with csv_path.open(encoding="utf-8", newline="") as f:
+        for rid, text, label, executor, _group in csv.reader(f):
+            cat = labels.get(label)
+            text = text.strip()
+            if not cat or len(clean(text)) < MIN_CHARS:
+                continue
+            if len(text) > MAX_CHARS:
+                text = text[:MAX_CHARS].rsplit(" ", 1)[0]
+            key = _content_key(text, lem)
+            if len(key) < 2 or key in seen:
+                continue
+            seen.add(key)
+            out.append(
+                {
+                    "id": f"kursk-{rid}",
+                    "text": mask_pii(text, lem),
+                    "category": cat,
+                    "source": "kursk-hacks-ai-2022",
+                    "source_id": int(rid),
+                    "portal_category": label,
+                    "portal_executor": executor,
+                    "synthetic": False,
+                }
+            )
+    return sorted(out, key=lambda x: x["source_id"])
+
+
+def drop_rare(rows: list[dict[str, Any]], minimum: int = MIN_PER_CATEGORY) -> list[dict[str, Any]]:
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[r["category"]] += 1
+    return [r for r in rows if counts[r["category"]] >= minimum]
 
 
 def write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:

@@ -26,19 +26,19 @@ from schemas.message import NormalizedMessage
 # Below this combined confidence a person looks at the message before it is routed.
 REVIEW_BELOW = 0.4
 # Below this there is no category at all: "unresolved", sorted by hand.
-UNRESOLVED_BELOW = 0.12
+UNRESOLVED_BELOW = 0.06
 # Each layer counts as "confident" at or above this; confident layers that disagree -> review.
 CONFIDENT = 0.6
 # Share of the rules in the fused score of categories both layers know. Chosen under 5-fold
-# cross-validation on the development set (0.2-0.3 within 0.005 macro-F1; more rules weight costs).
+# cross-validation on the development set (0.1-0.3 all within 0.005 macro-F1).
 RULES_SHARE = 0.3
 # Share of the rules for categories the model was never trained on, damped by the model's own
 # confidence elsewhere: a model sure of «дороги» holds back a stray rule hit on «школа».
-RULES_SHARE_UNSEEN = 0.6
+RULES_SHARE_UNSEEN = 0.3
 # A rule score this high (one unambiguous phrase) is strong evidence on its own.
 STRONG_RULE = 3.0
 # A model whose best class has less probability than this does not really know.
-MODEL_UNSURE = 0.3
+MODEL_UNSURE = 0.2
 _RULE_PRIOR = 4.0  # pseudo-count that keeps a single weak phrase from looking certain
 
 

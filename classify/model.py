@@ -19,7 +19,7 @@ import numpy as np
 from route.yaml_load import package_file
 
 ARTEFACT = "data/model.joblib"
-FORMAT = 1
+FORMAT = 2
 _LOG1 = [0.0] + [1.0 + math.log(c) for c in range(1, 8)]  # sublinear tf of small counts
 # With fewer known words than this the model has no opinion (one word is not a topic).
 MIN_KNOWN_WORDS = 2
@@ -32,10 +32,13 @@ STOPWORDS = frozenset(
 )
 
 
+PREFIX = 5  # "~освещ": a lemma's first letters catch misspellings and word families
+
+
 def features(lemmas: Sequence[str]) -> list[str]:
-    """Lemma unigrams and adjacent bigrams, stop words left out."""
+    """Lemma unigrams, adjacent bigrams and 5-letter prefixes of longer lemmas; stop words left out."""
     words = [w for w in lemmas if w not in STOPWORDS and not w.isdigit()]
-    return words + [f"{a} {b}" for a, b in pairwise(words)]
+    return words + [f"{a} {b}" for a, b in pairwise(words)] + ["~" + w[:PREFIX] for w in words if len(w) > PREFIX]
 
 
 @dataclass
@@ -62,6 +65,11 @@ class LinearTextModel:
             j = get(f"{a} {b}")
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
+        for w in words:
+            if len(w) > PREFIX:
+                j = get("~" + w[:PREFIX])
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
         # Small arrays: per-call numpy overhead dominates, so keep the number of calls low.
         idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
         tf = np.fromiter((_LOG1[c] if c < 8 else 1.0 + math.log(c) for c in counts.values()), np.float32, len(counts))
@@ -86,7 +94,8 @@ class LinearTextModel:
                 "classes": self.classes,
                 "vocab": self.vocab,
                 "idf": self.idf.astype(np.float32),
-                "coef": self.coef.astype(np.float32),
+                # float16 on disk halves the artefact; predictions move by < 1e-3
+                "coef": self.coef.astype(np.float16),
                 "intercept": self.intercept.astype(np.float32),
                 "meta": self.meta,
             },
@@ -110,7 +119,7 @@ def load_model(path: Path | str | None = None) -> LinearTextModel | None:
         classes=list(d["classes"]),
         vocab=d["vocab"],
         idf=d["idf"],
-        coef=d["coef"],
+        coef=np.asarray(d["coef"], dtype=np.float32),
         intercept=d["intercept"],
         meta=d["meta"],
     )

@@ -21,7 +21,7 @@ from classify.enricher import Enricher
 from classify.model import LinearTextModel, features
 from schemas.case import UNRESOLVED
 
-C = 8.0
+C = 16.0
 MIN_DF = 2
 MAX_FEATURES = 30_000
 
@@ -29,7 +29,8 @@ MAX_FEATURES = 30_000
 def fit(lemma_lists: Sequence[list[str]], labels: Sequence[str], meta: dict[str, Any] | None = None) -> LinearTextModel:
     vec = TfidfVectorizer(analyzer=features, sublinear_tf=True, min_df=MIN_DF, max_features=MAX_FEATURES)
     x = vec.fit_transform(lemma_lists)
-    clf = LogisticRegression(C=C, max_iter=2000)
+    # balanced: the rare categories (kindergartens, culture, railway) matter as much as the rest
+    clf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
     clf.fit(x, labels)
     classes = [str(c) for c in clf.classes_]
     coef = clf.coef_.T.astype(np.float32)  # (features, classes)

@@ -17,6 +17,9 @@ def test_phones_and_emails(lem: Lemmatizer) -> None:
 def test_full_names_and_initials(lem: Lemmatizer) -> None:
     assert mask_pii("Меня зовут Иванова Мария Петровна, живу в Джубге", lem) == "Меня зовут [ФИО], живу в Джубге"
     assert mask_pii("Глава Петров И.И. не отвечает", lem) == "Глава [ФИО] не отвечает"
+    assert mask_pii("С уважением, Грищенко А.В.", lem) == "С уважением, [ФИО]"
+    assert mask_pii("ответил А. В. Грищенко", lem) == "ответил [ФИО]"
+    assert mask_pii("в лице учредителя Ситниковой  Кристины Мгеровны", lem) == "в лице учредителя [ФИО]"
 
 
 def test_streets_named_after_people_stay(lem: Lemmatizer) -> None:
