@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from ingest.producer import RawPublisher  # noqa: E402
-from mcu.settings import Settings  # noqa: E402
-from tests.integration.harness import Worker, pipeline_env, query_store, wait_for  # noqa: E402
+from ingest.producer import RawPublisher
+from mcu.settings import Settings
+from tests.integration.harness import Worker, pipeline_env, query_store, wait_for
 
 TEXTS = [
     "В Джубге на улице Советской нет воды третий день, когда дадут?",

@@ -33,9 +33,18 @@ class Settings(BaseSettings):
         default=None,
         description="chdb://<path> (default <var_dir>/clickhouse) or http(s)://user:pw@host:port/db",
     )
+    clickhouse_cluster: str | None = Field(
+        default=None, description="cluster name from remote_servers: Replicated + Distributed DDL variant"
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     ingest_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP intake")
+    ingest_rate_limit: str = Field(
+        default="50/second", description="per client address on the HTTP intake, e.g. 50/second, 1000/minute"
+    )
+    raw_retention_hours: int = Field(
+        default=168, ge=1, description="how long raw topics (personal data as sent) are kept; set at creation"
+    )
     max_record_bytes: int = Field(default=4 * 1024 * 1024, description="largest raw record Kafka is asked to carry")
     max_payload_bytes: int = Field(default=1024 * 1024, description="larger raw payloads go to the dead letters")
     max_text_chars: int = Field(default=20_000, description="longer message text goes to the dead letters")

@@ -19,15 +19,16 @@ log = logging.getLogger(__name__)
 
 
 class Store:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, cluster: str | None = None) -> None:
         self.dsn = dsn
+        self.cluster = cluster
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client: Client | None = None
 
     def _client_sync(self) -> Client:
         if self._client is None:
             self._client = connect(self.dsn)
-            applied = migrate(self._client)
+            applied = migrate(self._client, self.cluster)
             if applied:
                 log.info("ClickHouse migrations applied: %s", ", ".join(applied))
         return self._client
@@ -45,4 +46,4 @@ class Store:
 
 
 # The process's one store handle: sinks write through it, HTTP views read through it.
-store = Store(get_settings().resolved_clickhouse_dsn)
+store = Store(get_settings().resolved_clickhouse_dsn, get_settings().clickhouse_cluster)

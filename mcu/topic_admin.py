@@ -36,8 +36,20 @@ def ensure_topics(settings: Settings) -> list[str]:
         missing = [name for name in wanted if name not in existing]
         # Dead letters carry whole oversized originals, so their topic takes the largest records.
         configs = {"max.message.bytes": str(settings.max_record_bytes * 2)}
-        new = [NewTopic(n, settings.topic_partitions, settings.topic_replication_factor, topic_configs=configs)
-               for n in missing]  # fmt: skip
+        # Raw topics hold what residents sent, personal data included (152-ФЗ): keep them only as
+        # long as a replay may need them; everything downstream is pseudonymised.
+        raw_configs = {**configs, "retention.ms": str(settings.raw_retention_hours * 3600 * 1000)}
+
+        def layout(name: str) -> NewTopic:
+            is_raw = name.removeprefix(settings.topic_prefix).startswith(topics.RAW_PREFIX)
+            return NewTopic(
+                name,
+                settings.topic_partitions,
+                settings.topic_replication_factor,
+                topic_configs=raw_configs if is_raw else configs,
+            )
+
+        new = [layout(n) for n in missing]
         if new:
             try:
                 admin.create_topics(new)

@@ -5,6 +5,9 @@ import logging
 from datetime import UTC, datetime
 
 from faust.web import Request, Response, View
+from limits import parse as parse_limit
+from limits import storage as limit_storage
+from limits import strategies as limit_strategies
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.normalize import Rejected, normalize_record
@@ -18,6 +21,8 @@ from schemas.topics import raw_topic
 log = logging.getLogger(__name__)
 _raw_topics = {c: bytes_topic(raw_topic(c)) for c in Channel}
 _author_key = settings.author_hmac_key.get_secret_value().encode()
+_rate = parse_limit(settings.ingest_rate_limit)
+_limiter = limit_strategies.MovingWindowRateLimiter(limit_storage.MemoryStorage())
 
 
 def _authorized(request: Request) -> bool:
@@ -37,6 +42,8 @@ class Intake(View):
             return self.json({"error": "intake is disabled: set MCU_INGEST_TOKEN"}, status=503)
         if not _authorized(request):
             return self.json({"error": "missing or wrong bearer token"}, status=401)
+        if not _limiter.hit(_rate, "intake", request.remote or "?"):
+            return self.json({"error": f"rate limit {settings.ingest_rate_limit} per client exceeded"}, status=429)
         if channel not in Channel.__members__.values():
             known = ", ".join(c.value for c in Channel)
             return self.json({"error": f"unknown channel {channel!r}; known: {known}"}, status=404)
@@ -102,6 +109,9 @@ class Metrics(View):
         return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
 
+_lag_series: set[tuple[str, str]] = set()
+
+
 @app.timer(interval=5.0)
 async def _observe_consumer() -> None:
     consumer = app.consumer
@@ -110,6 +120,10 @@ async def _observe_consumer() -> None:
     WORKER_ASSIGNED.set(len(assignment))
     # Faust keeps the committed offsets privately; reading them beats a second admin client per tick.
     committed = getattr(consumer, "_committed_offset", {})
+    # A revoked partition's lag is another worker's now: drop its series, or alerts see stale lag.
+    for topic, partition in _lag_series - {(tp.topic, str(tp.partition)) for tp in assignment}:
+        CONSUMER_LAG.remove(topic, partition)
+        _lag_series.discard((topic, partition))
     for tp in assignment:
         try:
             high = consumer.highwater(tp)
@@ -117,4 +131,5 @@ async def _observe_consumer() -> None:
             continue
         done = committed.get(tp)
         if high is not None:
+            _lag_series.add((tp.topic, str(tp.partition)))
             CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(high - ((done or -1) + 1), 0))

@@ -60,7 +60,7 @@ async def _insert_until_stored(spec: SinkSpec, batch: list[list[Any]], token: st
     delay = 0.5
     while True:
         try:
-            await store.run(insert_batch, spec.table, spec.columns, batch, token)
+            await store.run(insert_batch, spec.table, spec.columns, batch, token, bool(store.cluster))
             return
         except Exception as exc:
             SINK_FAILURES.labels(table=spec.table).inc()

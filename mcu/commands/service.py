@@ -53,7 +53,8 @@ def db_migrate() -> None:
     from sinks.clickhouse.client import connect
     from sinks.clickhouse.migrate import migrate
 
-    applied = migrate(connect(get_settings().resolved_clickhouse_dsn))
+    settings = get_settings()
+    applied = migrate(connect(settings.resolved_clickhouse_dsn), settings.clickhouse_cluster)
     click.echo("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
 
 

@@ -8,6 +8,8 @@ from importlib import resources
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.clickhouse import cluster as cluster_ddl
+
 log = logging.getLogger(__name__)
 
 LEDGER_DDL = """
@@ -53,26 +55,40 @@ def available() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def applied(client: Client) -> dict[int, str]:
-    client.command(LEDGER_DDL)
+def applied(client: Client, cluster: str | None = None) -> dict[int, str]:
+    client.command(cluster_ddl.ledger_ddl(cluster) if cluster else LEDGER_DDL)
     rows = client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows
     return {int(v): str(c) for v, c in rows}
 
 
-def migrate(client: Client) -> list[str]:
+def planned(migrations: list[Migration], cluster: str | None) -> list[tuple[Migration, list[str]]]:
+    """Each migration with the statements it runs: as written, or their cluster variant."""
+    tables: set[str] = set()
+    plan = []
+    for mig in migrations:
+        statements = mig.statements()
+        if cluster:
+            statements = [out for st in statements for out in cluster_ddl.rewrite(st, cluster, tables)]
+        plan.append((mig, statements))
+    return plan
+
+
+def migrate(client: Client, cluster: str | None = None) -> list[str]:
     """Apply what is not applied yet; return the names applied now.
 
     Statements are written IF NOT EXISTS, so a crash half-way through a file is repaired by
-    simply running the file again.
+    simply running the file again. With ``cluster`` (MCU_CLICKHOUSE_CLUSTER) the cluster variant
+    runs: Replicated local tables, Distributed tables over them, DDL ON CLUSTER.
     """
-    done = applied(client)
+    done = applied(client, cluster)
     newly: list[str] = []
-    for mig in available():
+    # The whole plan is built even for applied files: later files refer to earlier tables.
+    for mig, statements in planned(available(), cluster):
         if mig.version in done:
             if done[mig.version] != mig.checksum:
                 log.warning("migration %s changed after it was applied (checksum differs)", mig.name)
             continue
-        for statement in mig.statements():
+        for statement in statements:
             client.command(statement)
         client.insert(
             "schema_migrations",

@@ -57,6 +57,7 @@ def pipeline_env(var_dir: Path, brokers: str, **extra: str) -> dict[str, str]:
         "MCU_INGEST_TOKEN": TOKEN,
         "MCU_SINK_BATCH_SECONDS": "0.5",
         "MCU_LOG_LEVEL": "warning",
+        "MCU_INGEST_RATE_LIMIT": "1000000/minute",
     }
     env.update(extra)
     return env

@@ -3,12 +3,13 @@
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ingest.producer import RawPublisher
 from mcu.settings import Settings
 from schemas.case import UNRESOLVED
-from tests.integration.harness import Worker, pipeline_env, query_store, wait_for
+from tests.integration.harness import TOKEN, Worker, pipeline_env, query_store, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -60,7 +61,7 @@ def publish(env: dict[str, str], bodies: list[bytes], channel: str = "webform") 
 
 
 def test_1000_records_make_990_cases_and_10_dead_letters_and_refeeding_adds_nothing(brokers, tmp_path: Path):
-    env = pipeline_env(tmp_path / "var", brokers)
+    env = pipeline_env(tmp_path / "var", brokers, MCU_INGEST_RATE_LIMIT="5/minute")
     feed = good_records(990) + [body for body, _ in BAD_RECORDS]
     worker = Worker(env, tmp_path / "worker.log").start()
     try:
@@ -73,6 +74,13 @@ def test_1000_records_make_990_cases_and_10_dead_letters_and_refeeding_adds_noth
                  "the re-fed cases to reach the sink")  # fmt: skip
         wait_for(lambda: worker.counts()["dead_letters"] == 20, 60, "the re-fed dead letters")
         assert worker.counts()["cases"] == 990
+
+        # the HTTP intake: no token, bad body, then the per-client rate limit
+        url = worker.url + "/ingest/webform"
+        assert httpx.post(url, content=b"{}").status_code == 401
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        statuses = [httpx.post(url, content=b"{broken", headers=auth).status_code for _ in range(6)]
+        assert statuses == [400] * 5 + [429]
     finally:
         worker.stop()
 

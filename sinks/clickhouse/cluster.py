@@ -1,0 +1,72 @@
+"""The cluster variant of the migrations (MCU_CLICKHOUSE_CLUSTER): the same DDL, rewritten.
+
+Every table T becomes T_local (Replicated* engine, ON CLUSTER) plus T, a Distributed table over
+it sharded by message; materialized views read and write the local tables; plain views, ALTERs
+and the migration ledger run ON CLUSTER. The single-server files stay the one source of truth.
+"""
+
+import re
+
+_CREATE_TABLE = re.compile(
+    r"^CREATE TABLE IF NOT EXISTS (?P<name>\w+)\s*(?P<body>\(.*?\))\s*ENGINE\s*=\s*(?P<engine>\w*MergeTree)"
+    r"(?:\((?P<args>[^)]*)\))?(?P<rest>.*)$",
+    re.S,
+)
+_CREATE_AS = re.compile(r"^CREATE TABLE IF NOT EXISTS (?P<name>\w+) AS (?P<source>\w+)\s*$", re.S)
+_CREATE_MV = re.compile(
+    r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<name>\w+) TO (?P<target>\w+) AS(?P<select>.*)$", re.S
+)
+_CREATE_VIEW = re.compile(r"^CREATE VIEW IF NOT EXISTS (?P<name>\w+)(?P<rest>\s+AS.*)$", re.S)
+_ALTER = re.compile(r"^ALTER TABLE (?P<name>\w+)(?P<rest>\s.*)$", re.S)
+
+
+def shard_key(body: str) -> str:
+    # All versions of one message on one shard: ReplacingMergeTree folds them and FINAL is exact.
+    return "cityHash64(message_id)" if re.search(r"\bmessage_id\b", body) else "rand()"
+
+
+def rewrite(statement: str, cluster: str, tables: set[str]) -> list[str]:
+    """One single-server statement → its cluster statements; ``tables`` collects table names seen."""
+    on = f"ON CLUSTER '{cluster}'"
+    if m := _CREATE_TABLE.match(statement):
+        name, args = m["name"], (m["args"] or "").strip()
+        tables.add(name)
+        path = f"'/clickhouse/tables/{{shard}}/{{database}}/{name}', '{{replica}}'"
+        engine = f"Replicated{m['engine']}({path}{', ' + args if args else ''})"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {name}_local {on} {m['body']} ENGINE = {engine}{m['rest']}",
+            f"CREATE TABLE IF NOT EXISTS {name} {on} AS {name}_local "
+            f"ENGINE = Distributed('{cluster}', currentDatabase(), {name}_local, {shard_key(m['body'])})",
+        ]
+    if m := _CREATE_AS.match(statement):
+        name, source = m["name"], m["source"]
+        tables.add(name)
+        return [
+            f"CREATE TABLE IF NOT EXISTS {name}_local {on} AS {source}_local",
+            f"CREATE TABLE IF NOT EXISTS {name} {on} AS {source} "
+            f"ENGINE = Distributed('{cluster}', currentDatabase(), {name}_local, rand())",
+        ]
+    if m := _CREATE_MV.match(statement):
+        # A materialized view fires on inserts into the table it reads, and those land in the
+        # local tables on each shard: it must read and write the local names.
+        select = re.sub(
+            r"\b(FROM|JOIN)\s+(\w+)\b",
+            lambda x: f"{x[1]} {x[2]}_local" if x[2] in tables else x[0],
+            m["select"],
+        )
+        return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {m['name']} {on} TO {m['target']}_local AS{select}"]
+    if m := _CREATE_VIEW.match(statement):
+        return [f"CREATE VIEW IF NOT EXISTS {m['name']} {on}{m['rest']}"]
+    if m := _ALTER.match(statement):
+        local = f"{m['name']}_local" if m["name"] in tables else m["name"]
+        return [f"ALTER TABLE {local} {on}{m['rest']}"]
+    return [statement]  # INSERT ... SELECT and the like go through the Distributed names
+
+
+def ledger_ddl(cluster: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER '{cluster}' "
+        "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/schema_migrations', "
+        "'{replica}') ORDER BY version"
+    )
