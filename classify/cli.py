@@ -158,6 +158,10 @@ def eval_cmd(
         for layer in ("combined", "rules_only", "model_only"):
             _print_report(f"{layer} category ({folds}-fold CV)", result["cv"][layer]["category"])
             _print_report(f"{layer} block ({folds}-fold CV)", result["cv"][layer]["block"])
+        for layer in ("combined", "rules_only", "model_only"):
+            for part in ("category_100plus_chars", "block_100plus_chars"):
+                rep = result["cv"][layer][part]
+                click.echo(f"== {layer} {part}: macro-F1 {rep['macro_f1']:.4f}, accuracy {rep['accuracy']:.4f}")
     elif cat_rows:
         pred, gold = [], []
         for i, r in enumerate(cat_rows):

@@ -19,6 +19,9 @@ MIN_OVERLAP = 0.2
 OUTAGE_CATEGORIES = frozenset(
     {"water_supply", "power_supply", "gas_supply", "heating", "emergencies", "landslides", "fire", "waste"}
 )
+# A message is compared with the newest clusters of its category and place only: enough for a
+# municipality's traffic, and it bounds the work per message whatever the backlog.
+SCAN_NEWEST = 32
 _NS = uuid.UUID("6f1c2f1e-7c59-4b44-9a55-0d8d9f3d6a10")
 
 
@@ -45,6 +48,7 @@ class ClusterIndex:
         self._by_id: dict[str, Cluster] = {}
         self._by_message: dict[str, str] = {}
         self._newest: datetime | None = None
+        self._swept: datetime | None = None
 
     def assign(self, message_id: str, category: str, place: str | None, lemmas: list[str], at: datetime) -> str | None:
         """Cluster id of the message (re-delivery returns the same id); None when the place is unknown."""
@@ -57,7 +61,7 @@ class ClusterIndex:
         key = (category, place)
         best: Cluster | None = None
         best_overlap = -1.0
-        for c in self._open.get(key, []):
+        for c in reversed(self._open.get(key, [])[-SCAN_NEWEST:]):
             if abs(at - c.last_seen) > self.window and abs(at - c.first_seen) > self.window:
                 continue
             overlap = len(words & c.words) / (len(words | c.words) or 1)
@@ -88,6 +92,10 @@ class ClusterIndex:
         if self._newest is None or at > self._newest:
             self._newest = at
         horizon = self._newest - 2 * self.window
+        # Sweeping every key per message would cost O(keys); once per tenth of a window is enough.
+        if self._swept is not None and horizon - self._swept < self.window / 10:
+            return
+        self._swept = horizon
         for key, clusters in list(self._open.items()):
             keep = [c for c in clusters if c.last_seen >= horizon]
             for c in clusters:

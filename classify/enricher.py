@@ -86,7 +86,9 @@ def combine(rule_scores: dict[str, float], model_probs: dict[str, float] | None)
             return Decision(rule_top, conf, True, rule_top, model_top, [reason])
         return Decision(rule_top, conf, conf < REVIEW_BELOW, rule_top, model_top)
     fused: dict[str, float] = {}
-    for c in set(rule_p) | set(model_probs):
+    # Only the model's three best and the rules' categories can win the fusion.
+    top_model = sorted(model_probs, key=model_probs.__getitem__, reverse=True)[:3]
+    for c in set(rule_p).union(top_model):
         if c in model_probs:
             fused[c] = RULES_SHARE * rule_p.get(c, 0.0) + (1 - RULES_SHARE) * model_probs[c]
         else:
@@ -186,8 +188,14 @@ class Enricher:
         grouped = self.phrases.grouped_scores(lemmas)
         decision = self.decide_category(lemmas, message.hints.get("rubric"), grouped.get("category", {}))
         sig = self.signals.detect(words, lemmas, text.count("?"), grouped)
-        place_text = f"{message.address}. {cleaned}" if message.address else cleaned
-        res = self.resolver.resolve(place_text, message.lat, message.lon, message.hints.get("settlement"))
+        if message.address:
+            place_text = f"{message.address}. {cleaned}"
+            place_words = None
+        else:
+            place_text, place_words = cleaned, words
+        res = self.resolver.resolve(
+            place_text, message.lat, message.lon, message.hints.get("settlement"), words_lower=place_words
+        )
         cat = self.categories.get(decision.category)
         routing = self._route(cat, res.settlement, res.locality, res.evidence)
         review = decision.needs_review or (res.evidence or "").startswith("ambiguous")

@@ -7,6 +7,7 @@ than the whole rest of the stage.
 """
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -20,7 +21,6 @@ from route.yaml_load import package_file
 
 ARTEFACT = "data/model.joblib"
 FORMAT = 2
-_LOG1 = [0.0] + [1.0 + math.log(c) for c in range(1, 8)]  # sublinear tf of small counts
 # With fewer known words than this the model has no opinion (one word is not a topic).
 MIN_KNOWN_WORDS = 2
 # Words that carry no topic; the rest (including «не», «нет») stay, they matter here.
@@ -51,28 +51,45 @@ class LinearTextModel:
     intercept: np.ndarray  # (n_classes,)
     meta: dict[str, Any]
 
-    def scores(self, lemmas: Sequence[str]) -> np.ndarray | None:
+    def __post_init__(self) -> None:
+        # Per-lemma feature ids (unigram, prefix; -1 when unknown), filled lazily: the same few
+        # thousand lemmas recur, and one lookup per lemma beats building "~prefix" strings each time.
+        self._lemma_ids: dict[str, tuple[int, int]] = {}
+        self._bigrams: dict[tuple[str, str], int] = {
+            tuple(f.split(" ", 1)): j
+            for f, j in self.vocab.items()
+            if " " in f  # type: ignore[misc]
+        }
+
+    def _ids(self, w: str) -> tuple[int, int]:
         get = self.vocab.get
+        ids = (get(w, -1), get("~" + w[:PREFIX], -1) if len(w) > PREFIX else -1)
+        if len(self._lemma_ids) < 500_000:
+            self._lemma_ids[w] = ids
+        return ids
+
+    def scores(self, lemmas: Sequence[str]) -> np.ndarray | None:
         words = [w for w in lemmas if w not in STOPWORDS and not w.isdigit()]
-        counts: dict[int, int] = {}
+        cache = self._lemma_ids
+        found: list[int] = []
+        known: set[int] = set()
         for w in words:
-            j = get(w)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        if len(counts) < MIN_KNOWN_WORDS:
+            u, p = cache.get(w) or self._ids(w)
+            if u >= 0:
+                found.append(u)
+                known.add(u)
+            if p >= 0:
+                found.append(p)
+        if len(known) < MIN_KNOWN_WORDS:
             return None
-        for a, b in pairwise(words):
-            j = get(f"{a} {b}")
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        for w in words:
-            if len(w) > PREFIX:
-                j = get("~" + w[:PREFIX])
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
+        bget = self._bigrams.get
+        found.extend(j for j in map(bget, pairwise(words)) if j is not None)
+        counts = Counter(found)
         # Small arrays: per-call numpy overhead dominates, so keep the number of calls low.
-        idx = np.fromiter(counts, dtype=np.intp, count=len(counts))
-        tf = np.fromiter((_LOG1[c] if c < 8 else 1.0 + math.log(c) for c in counts.values()), np.float32, len(counts))
+        idx = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        np.log(tf, out=tf)
+        tf += 1.0
         x = tf * self.idf[idx]
         x *= 1.0 / math.sqrt(float(x @ x))
         return x @ self.coef[idx] + self.intercept

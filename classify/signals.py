@@ -1,5 +1,6 @@
 """Kind, sentiment, urgency and conflict flags of a message, from the cues in signals.yaml."""
 
+import re
 from dataclasses import dataclass, field
 
 from classify.morph import Lemmatizer
@@ -30,6 +31,8 @@ class SignalDetector:
         )
         self._obscene = tuple(cues.obscene_roots)
         self._obscene_ok = tuple(cues.obscene_exceptions)
+        # One C-level search over the message before looking word by word.
+        self._obscene_re = re.compile(r" (?:" + "|".join(re.escape(r) for r in self._obscene) + ")")
 
     def _is_obscene(self, word: str) -> bool:
         return word.startswith(self._obscene) and not word.startswith(self._obscene_ok)
@@ -55,8 +58,7 @@ class SignalDetector:
         out.urgent = bool(out.urgency_reasons)
         conf = grouped.get("conflict", {})
         flags = [c for c, s in conf.items() if s >= self.cues.conflict_threshold]
-        starts = self._obscene
-        if any(w.startswith(starts) and self._is_obscene(w) for w in words):
+        if self._obscene_re.search(" " + " ".join(words)) and any(self._is_obscene(w) for w in words):
             flags.append("obscenity")
         out.conflict = sorted(flags)
         if flags and ("aggression" in flags or "obscenity" in flags or "threat" in flags):

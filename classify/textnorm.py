@@ -110,11 +110,16 @@ def translit_word(word: str) -> str:
     return out.capitalize() if word[:1].isupper() else out
 
 
+_MIXED = re.compile(r"[а-яё][a-z]|[a-z][а-яё]", re.IGNORECASE)
+_LAT_WORD = re.compile(r"(?<![^\W\d_])[a-z]+(?![^\W\d_])", re.IGNORECASE)
+_CYR_WORD = re.compile(r"[а-яё]+", re.IGNORECASE)
+
+
 def _fix_scripts(text: str) -> str:
-    words = _TOKEN.findall(text)
-    cyr = sum(1 for w in words if _HAS_CYR.search(w))
-    lat = sum(1 for w in words if _HAS_LAT.search(w) and not _HAS_CYR.search(w))
-    translit_all = lat >= 2 and lat > cyr  # a message typed in Latin: transliterate every word
+    lat = len(_LAT_WORD.findall(text))
+    translit_all = lat >= 2 and lat > len(_CYR_WORD.findall(text))  # typed in Latin: transliterate it all
+    if not translit_all and not _MIXED.search(text):
+        return text  # Latin words among Russian ones (brands, "XXXX" masks) stay as they are
 
     def fix(m: re.Match[str]) -> str:
         w = m.group(0)

@@ -174,9 +174,10 @@ class SettlementResolver:
         for f in forms[0]:
             self._index.setdefault(f, []).append((forms, tgt))
 
-    def mentions(self, text: str) -> list[Mention]:
-        # Most messages name no place: one findall and a set test before any real work.
-        if self._index.keys().isdisjoint(_WORD.findall(text.lower())):
+    def mentions(self, text: str, words_lower: list[str] | None = None) -> list[Mention]:
+        """Place names in `text`; `words_lower`, the caller's lower-case tokens, speeds the common miss."""
+        # Most messages name no place: a set test before any real work.
+        if self._index.keys().isdisjoint(words_lower if words_lower is not None else _WORD.findall(text.lower())):
             return []
         spans = list(_WORD.finditer(text))
         words = [m.group(0) for m in spans]
@@ -240,9 +241,14 @@ class SettlementResolver:
         return best if best and best[1] <= _COORD_RADIUS_KM else None
 
     def resolve(
-        self, text: str, lat: float | None = None, lon: float | None = None, hint: str | None = None
+        self,
+        text: str,
+        lat: float | None = None,
+        lon: float | None = None,
+        hint: str | None = None,
+        words_lower: list[str] | None = None,
     ) -> Resolution:
-        mentions = self.mentions(text)
+        mentions = self.mentions(text, words_lower)
         score: dict[str, float] = {}
         first_locality: dict[str, str] = {}
         recognised: str | None = None
