@@ -149,7 +149,7 @@ def eval_cmd(
     scored = [r for r in rows if include_synthetic or not r.get("synthetic")]
     if include_synthetic and any(r.get("synthetic") for r in rows):
         click.echo("NOTE: synthetic rows are scored: this checks behaviour, it is not an evaluation", err=True)
-    enricher = Enricher.load(use_model=folds == 0)
+    enricher = Enricher.load(use_model=folds == 0, clustering=False)
     result: dict[str, Any] = {"file": str(file), "model_version": enricher.model_version}
     cat_rows = [r for r in scored if r.get("category")]
     if cat_rows and folds:
@@ -212,7 +212,7 @@ def train(data: tuple[Path, ...], output: Path) -> None:
 
     paths = data or (DEV_SET,)
     rows = [r for p in paths for r in read_jsonl(p) if r.get("category")]
-    enricher = Enricher.load(use_model=False)
+    enricher = Enricher.load(use_model=False, clustering=False)
     model = fit(
         lemmatise(enricher, rows),
         [r["category"] for r in rows],

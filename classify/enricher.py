@@ -140,7 +140,10 @@ class Enricher:
         *,
         use_model: bool = True,
         clusters: ClusterIndex | None = None,
+        clustering: bool = True,
     ) -> "Enricher":
+        """Everything from package data. Duplicate clustering uses `clusters`, or a fresh in-memory
+        index of this process when none is given (`clustering=False` turns it off)."""
         started = time.perf_counter()
         lemmatizer = Lemmatizer()
         directory = load_directory()
@@ -149,6 +152,8 @@ class Enricher:
         rules = PhraseSet.build(rules_file.rules, lemmatizer)
         signals = SignalDetector(load_signals(), lemmatizer)
         model = load_model(model_path) if use_model else None
+        if clusters is None and clustering:
+            clusters = ClusterIndex()
         self = cls(directory, taxonomy, rules, signals, model, lemmatizer, clusters)
         self.load_seconds = time.perf_counter() - started
         return self

@@ -67,3 +67,12 @@ def test_channel_hints(enricher: Enricher, msg) -> None:
     assert r.settlement == "shepsinskoe" and r.settlement_evidence == "channel"
     c, _ = enricher.enrich(msg("Просим разобраться", hints={"rubric": "Детские сады"}))
     assert c.category == "kindergartens"
+
+
+def test_duplicates_share_a_cluster_by_default(msg) -> None:
+    fresh = Enricher.load()  # what the pipeline's agent does: clustering on, in memory
+    c1, _ = fresh.enrich(msg("В Джубге нет воды с утра", message_id="dup-1"))
+    c2, _ = fresh.enrich(msg("джубга опять без воды, когда дадут?", message_id="dup-2"))
+    c3, _ = fresh.enrich(msg("В Шепси нет воды", message_id="dup-3"))
+    assert c1.cluster_id and c1.cluster_id == c2.cluster_id and c2.cluster_size == 2
+    assert c3.cluster_id != c1.cluster_id
