@@ -76,3 +76,8 @@ def test_duplicates_share_a_cluster_by_default(msg) -> None:
     c3, _ = fresh.enrich(msg("В Шепси нет воды", message_id="dup-3"))
     assert c1.cluster_id and c1.cluster_id == c2.cluster_id and c2.cluster_size == 2
     assert c3.cluster_id != c1.cluster_id
+
+
+def test_polite_closing_is_not_gratitude(enricher: Enricher, msg) -> None:
+    c, _ = enricher.enrich(msg("Прошу убрать мусор у дома 5 в Агое. Заранее спасибо"))
+    assert c.kind == "appeal" and c.sentiment != "positive"
