@@ -9,8 +9,8 @@ import time
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
-from mcu.agents.sink import store
-from mcu.app import app
+from mcu.app import app, settings
+from mcu.store import store
 from reports.build import ReportRequest, build_report
 from reports.measures import UnknownName
 from reports.store import client_query, prepare, refresh, refresh_recent
@@ -38,6 +38,8 @@ _last_full = {"at": 0.0}
 
 @app.task
 async def _prepare_reports() -> None:
+    if not settings.owns_embedded_store:
+        return  # a stage worker: the sink worker owns the embedded store and its aggregates
     # The working-time calendar must be in the store before the aggregates mean anything.
     try:
         if await store.run(prepare):
@@ -51,6 +53,8 @@ async def _prepare_reports() -> None:
 async def _refresh_daily_stats() -> None:
     # Recent months every 5 minutes (answers land within a term); everything every 6 hours, so
     # late changes to old cases (a reopening months later, a re-routing) reach the aggregates too.
+    if not settings.owns_embedded_store:
+        return
     try:
         if time.monotonic() - _last_full["at"] >= FULL_REFRESH_SECONDS:
             await store.run(refresh)

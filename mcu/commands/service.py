@@ -1,5 +1,5 @@
+import importlib
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -20,8 +20,15 @@ DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic
 def worker() -> None:
     """Run a pipeline worker (all stages; start more for more partitions)."""
     settings = get_settings()
+    from faust.worker import Worker as FaustWorker
+
     from mcu.agents import register
     from mcu.app import app
+
+    # HTTP views register when imported: intake, health, counts and metrics; the channels' push
+    # endpoints and Open311; reports over the store this worker owns.
+    for views in ("mcu.web", "mcu.connectors_web", "mcu.reports_web"):
+        importlib.import_module(views)
     from mcu.store import store
     from mcu.topic_admin import ensure_topics
 
@@ -38,8 +45,12 @@ def worker() -> None:
             # hold their offsets meanwhile, and ops see mcu_sink_insert_failures_total rise.
             click.echo(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}", err=True)
     click.echo(f"worker {settings.app_id}: stages {', '.join(register(roles))}", err=True)
-    sys.argv = ["mcu", "worker", "--loglevel", settings.log_level]
-    app.main()
+    # Started the programmatic way `faust worker` uses internally, rather than nesting Faust's own
+    # click CLI inside ours.
+    app.finalize()
+    app.worker_init()
+    app.worker_init_post_autodiscover()
+    FaustWorker(app, loglevel=settings.log_level, redirect_stdouts=False).execute_from_commandline()
 
 
 @click.group()
