@@ -24,7 +24,8 @@ import pytest
 from kafka import KafkaConsumer
 
 ROOT = Path(__file__).resolve().parents[2]
-BROKERS = os.environ.get("MCU_KAFKA_BROKERS", "")
+# The broker `make test` starts; in CI a missing broker fails these tests instead of skipping them.
+BROKERS = os.environ.get("MCU_KAFKA_BROKERS", "127.0.0.1:9092")
 ROWS, BATCH = 3000, 50
 
 
@@ -39,7 +40,10 @@ def _reachable() -> bool:
         return False
 
 
-pytestmark = [pytest.mark.kafka, pytest.mark.skipif(not _reachable(), reason="no broker at MCU_KAFKA_BROKERS")]
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.skipif(not os.environ.get("CI") and not _reachable(), reason="no broker at MCU_KAFKA_BROKERS"),
+]
 
 
 def registry(path: Path) -> Path:
