@@ -20,16 +20,30 @@ TICK_SECONDS = 1.0
 # Keys are raw message ids, so the changelog partition of a case equals its topic partition
 # (murmur2 in every client): recovery hands each worker exactly the timers of its partitions.
 # use_partitioner lets the tick, which runs outside any stream, write the table.
+# Faust 0.15 takes a table's serializers from its types (JSON for str) and makes its changelog
+# topic when the table is declared; both must be raw here, so the changelog is declared by hand.
+changelog = app.topic(
+    f"{settings.app_id}-sla_timers-changelog",
+    key_type=str,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.topic_partitions,
+    compacting=True,
+    acks=False,
+    internal=True,
+    maxsize=131_072,
+    allow_empty=True,
+)
 table = app.Table(
     "sla_timers",
     key_type=str,
     value_type=bytes,
     partitions=settings.topic_partitions,
     use_partitioner=True,
+    changelog_topic=changelog,
     help="SLA timer state per case (sla/timers.py), keyed by message id",
 )
-# Faust 0.15 takes serializers only from the types (JSON for str); set them before the changelog
-# topic is made, so keys hash like the source topics' keys and values stay compact bytes.
 table.key_serializer = table.data.key_serializer = "raw"
 table.value_serializer = table.data.value_serializer = "raw"
 timers = make_timers(settings, store=table)
