@@ -57,7 +57,7 @@ async def pass_through(brokers: str, source: str, sink: str, n: int) -> float:
     try:
         async for record in consumer:
             started = started or time.perf_counter()
-            await producer.send(sink, key=record.key, value=record.value, headers=record.headers)
+            await producer.send(sink, key=record.key, value=record.value, headers=list(record.headers))
             seen += 1
             if seen >= n:
                 break
