@@ -38,6 +38,9 @@ def create_app(s: Settings) -> faust.App:
         producer_max_request_size=s.max_record_bytes * 2,
         consumer_max_fetch_size=s.max_record_bytes * 2,
         broker_commit_interval=s.commit_interval,
+        # Faust's default of 60 s leaves a killed worker's partitions idle for a minute.
+        broker_session_timeout=s.kafka_session_timeout,
+        broker_heartbeat_interval=min(3.0, s.kafka_session_timeout / 3),
         consumer_auto_offset_reset="earliest",
         web_bind=s.web_host,
         web_host=s.web_host,

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     )
     sink_batch_size: int = Field(default=1000, ge=1)
     sink_batch_seconds: float = Field(default=1.0, gt=0)
+    kafka_session_timeout: float = Field(
+        default=10.0, gt=0, description="seconds before a silent worker's partitions go to the others"
+    )
     commit_interval: float = Field(default=1.0, gt=0, description="seconds between offset commits")
     log_level: str = Field(default="info", description="crit, error, warn, info or debug")
     # Connectors (ingest/connectors): cursors live in <var_dir>/connectors.
