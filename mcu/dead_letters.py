@@ -1,10 +1,15 @@
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from faust.types import EventT
+from pydantic import ValidationError
 
 from mcu.app import dlq_topic
 from mcu.metrics import DEAD_LETTERS, STAGE_FAILED
 from schemas import DeadLetter
+
+T = TypeVar("T")
 
 
 def dead_letter_for(event: EventT, stage: str, reason: str, error: str) -> DeadLetter:
@@ -32,3 +37,14 @@ async def send_dead_letter(event: EventT, stage: str, reason: str, error: str) -
     DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
     STAGE_FAILED.labels(stage=stage).inc()
     await dlq_topic.send(key=letter.key.encode() if letter.key else None, value=letter.model_dump_json().encode())
+
+
+async def apply_or_dead_letter(event: EventT, stage: str, fn: Callable[[bytes], T]) -> T | None:
+    """``fn(event.value)``, or None after the record went to the dead letters with the reason."""
+    try:
+        return fn(event.value)
+    except ValidationError as exc:
+        await send_dead_letter(event, stage, "validation", str(exc)[:2000])
+    except Exception as exc:  # one bad record must never stop the stream
+        await send_dead_letter(event, stage, "processing_error", f"{type(exc).__name__}: {exc}")
+    return None

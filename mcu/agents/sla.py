@@ -4,10 +4,10 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
-from mcu.dead_letters import send_dead_letter
+from mcu.dead_letters import apply_or_dead_letter
 from mcu.metrics import SLA_EVENTS, STAGE_PROCESSED, STAGE_SECONDS
 from schemas import Case, CaseEvent, SlaEvent
 from sla.timers import kafka_partition
@@ -61,13 +61,8 @@ def _agent(topic, name: str, model: type[BaseModel], apply) -> None:  # type: ig
     async def agent(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
             started = time.perf_counter()
-            try:
-                events = apply(model.model_validate_json(event.value))
-            except ValidationError as exc:
-                await send_dead_letter(event, STAGE, "validation", str(exc)[:2000])
-                continue
-            except Exception as exc:  # one bad record must never stop the stream
-                await send_dead_letter(event, STAGE, "processing_error", f"{type(exc).__name__}: {exc}")
+            events = await apply_or_dead_letter(event, STAGE, lambda value: apply(model.model_validate_json(value)))
+            if events is None:
                 continue
             await _emit(events)
             STAGE_PROCESSED.labels(stage=STAGE).inc()
