@@ -10,9 +10,7 @@ KEY = b"test-key"
 
 
 def run(body: bytes, headers: dict[str, str] | None = None, topic: str = "raw.webform"):
-    return normalize_record(
-        body, headers or {}, topic, max_bytes=1024 * 1024, author_key=KEY, max_text_chars=5000
-    )
+    return normalize_record(body, headers or {}, topic, max_bytes=1024 * 1024, author_key=KEY, max_text_chars=5000)
 
 
 def reason(body: bytes) -> str:
