@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     )
     sink_batch_size: int = Field(default=1000, ge=1)
     sink_batch_seconds: float = Field(default=1.0, gt=0)
+    sla_digest_cron: str = Field(
+        default="0 8 * * 1-5", description="when block heads get the daily digest (cron, Europe/Moscow)"
+    )
     kafka_session_timeout: float = Field(
         default=10.0, gt=0, description="seconds before a silent worker's partitions go to the others"
     )

@@ -1,6 +1,8 @@
 """The worker's HTTP face: intake, health, counts and Prometheus metrics."""
 
+import hashlib
 import hmac
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -9,13 +11,14 @@ from limits import parse as parse_limit
 from limits import storage as limit_storage
 from limits import strategies as limit_strategies
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 
 from ingest.normalize import Rejected, normalize_record
 from ingest.wire import derive_source_id, encode_headers
-from mcu.app import app, bytes_topic, settings
+from mcu.app import app, bytes_topic, case_events_topic, settings
 from mcu.metrics import CONSUMER_LAG, WORKER_ASSIGNED, WORKER_REBALANCING
 from mcu.store import store
-from schemas import Channel, message_id_for
+from schemas import CaseEvent, Channel, message_id_for
 from schemas.topics import raw_topic
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,41 @@ class Intake(View):
         )
         await fut
         return self.json({"message_id": message_id, "source_id": source_id}, status=202)
+
+
+@app.page("/cases/{message_id}/events")
+class CaseEvents(View):
+    """POST what happened to a case (answered, extended, rated, …); 202 once the broker has it.
+
+    An event for a case not seen yet is kept and applied when the case arrives (sla/timers.py).
+    """
+
+    async def post(self, request: Request, message_id: str) -> Response:
+        if settings.ingest_token is None:
+            return self.json({"error": "the events API is disabled: set MCU_INGEST_TOKEN"}, status=503)
+        if not _authorized(request):
+            return self.json({"error": "missing or wrong bearer token"}, status=401)
+        body = await request.read()
+        if len(body) > settings.max_payload_bytes:
+            return self.json({"error": f"body of {len(body)} bytes, limit {settings.max_payload_bytes}"}, status=413)
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return self.json({"error": f"not JSON: {exc}"}, status=400)
+        if not isinstance(data, dict):
+            return self.json({"error": "the body must be a JSON object"}, status=400)
+        if data.setdefault("message_id", message_id) != message_id:
+            return self.json({"error": "message_id in the body differs from the one in the path"}, status=400)
+        # Without an id of its own, the event's content names it: a retried POST is the same event.
+        data.setdefault("event_id", "api:" + hashlib.sha256(body + message_id.encode()).hexdigest()[:32])
+        try:
+            event = CaseEvent.model_validate(data)
+        except ValidationError as exc:
+            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            return self.json({"error": detail}, status=400)
+        fut = await case_events_topic.send(key=message_id.encode(), value=event.model_dump_json().encode())
+        await fut
+        return self.json({"event_id": event.event_id, "message_id": message_id}, status=202)
 
 
 @app.page("/health")

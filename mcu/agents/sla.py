@@ -3,6 +3,7 @@
 import logging
 import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -10,6 +11,8 @@ from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_to
 from mcu.dead_letters import apply_or_dead_letter
 from mcu.metrics import SLA_EVENTS, STAGE_PROCESSED, STAGE_SECONDS
 from schemas import Case, CaseEvent, SlaEvent
+from sinks.notify.digest import digest_items
+from sinks.notify.wiring import make_notifier
 from sla.timers import kafka_partition
 from sla.wiring import make_timers
 
@@ -101,3 +104,22 @@ async def sla_tick() -> None:
         log.exception("SLA: sending %d events failed; they fire again next tick", len(batch.events))
         return
     timers.commit(batch)
+
+
+@app.crontab(settings.sla_digest_cron, timezone=ZoneInfo("Europe/Moscow"))
+async def sla_daily_digest() -> None:
+    """Each block head's digest of overdue and due-within-a-day cases.
+
+    Timers live with the partitions, so with several SLA workers each sends the part of its own
+    partitions (nothing is missed; a head may get one message per worker).
+    """
+    if settings.contacts_file is None or not _active:
+        return
+    now = datetime.now(UTC)
+    notifier = make_notifier(settings)
+    try:
+        for block, items in sorted(digest_items(timers, now).items()):
+            report = await notifier.send_digest(block, items, now)
+            log.info("SLA digest for block %s: %d cases, sent to %d", block, len(items), len(report.sent))
+    finally:
+        await notifier.aclose()

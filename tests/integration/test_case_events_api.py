@@ -1,0 +1,42 @@
+"""POST /cases/<id>/events: token, validation, and an out-of-order event applied when the case arrives."""
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from schemas import message_id_for
+from tests.integration.harness import TOKEN, Worker, pipeline_env, query_store, wait_for
+from tests.integration.test_pipeline import publish
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def test_events_api_checks_its_input_and_events_reach_the_timers_and_the_store(brokers, tmp_path: Path):
+    env = pipeline_env(tmp_path / "var", brokers)
+    worker = Worker(env, tmp_path / "worker.log").start()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        mid = message_id_for("webform", "api-1")
+        url = f"{worker.url}/cases/{mid}/events"
+        answered = {"type": "answered", "at": "2026-11-27T10:00:00+03:00", "comment": "Водоснабжение восстановлено"}
+        assert httpx.post(url, json=answered).status_code == 401
+        assert httpx.post(url, content=b"{oops", headers=auth).status_code == 400
+        bad = httpx.post(url, json={"type": "teleported", "at": "2026-11-27T10:00:00Z"}, headers=auth)
+        assert bad.status_code == 400 and "type" in bad.json()["error"]
+        assert httpx.post(url, json={**answered, "message_id": "other"}, headers=auth).status_code == 400
+
+        # the answer arrives before the case itself: kept, applied when the case comes
+        first = httpx.post(url, json=answered, headers=auth)
+        assert first.status_code == 202
+        again = httpx.post(url, json=answered, headers=auth)  # a retried POST is the same event
+        assert again.json()["event_id"] == first.json()["event_id"]
+        publish(env, [json.dumps({"id": "api-1", "text": "В Джубге нет воды"}, ensure_ascii=False).encode()])
+        closed = lambda: sum(worker.metric("mcu_sla_events_total", kind=k) for k in ("met", "stopped"))  # noqa: E731
+        wait_for(lambda: closed() >= 1, 60, "the answer to meet or stop the case's terms")
+        wait_for(lambda: worker.metric("mcu_sink_rows_total", table="case_events") >= 1, 30, "the event stored")
+    finally:
+        worker.stop()
+    rows = query_store(tmp_path / "var", "SELECT type, count() FROM case_events FINAL GROUP BY type")
+    assert rows == [["answered", 1]]
