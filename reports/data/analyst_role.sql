@@ -13,11 +13,12 @@ GRANT SELECT ON {db}.monthly_stats TO mcu_analyst;
 GRANT SELECT ON {db}.monthly_body_stats TO mcu_analyst;
 GRANT SELECT ON {db}.work_calendar TO mcu_analyst;
 -- Then, for each analyst: CREATE USER ... ; GRANT mcu_analyst TO <user>;
--- Views run with the definer's rights only when created with SQL SECURITY DEFINER; the views of
--- migration 0004 use the default (INVOKER), so the role also needs SELECT on the columns the views
--- read. Grant those column lists, never whole tables:
-GRANT SELECT(message_id, channel, created_at, enriched_at, title, text, lat, lon, category, category_name, kind, sentiment, urgent, urgency_reasons, conflict, confidence, needs_review, cluster_id, model_version, block, block_name, department, department_name, settlement, settlement_name, locality, level, forward_to, version) ON {db}.cases TO mcu_analyst;
-GRANT SELECT(event_id, message_id, type, at, department, settlement, new_deadline, reason, rating, merged_into) ON {db}.case_events TO mcu_analyst;
-GRANT SELECT ON {db}.sla_events TO mcu_analyst;
-GRANT SELECT(notification_id, message_id, kind, channel, recipient_role, block, department, settlement, level, status, at) ON {db}.notifications TO mcu_analyst;
+-- The analyst views run with their definer's rights (SQL SECURITY DEFINER, ClickHouse ≥ 24.4),
+-- so the role needs no SELECT at all on the tables holding authors, contacts and unmasked text:
+-- run this as the admin that owns the tables.
+ALTER TABLE {db}.analyst_cases MODIFY DEFINER = CURRENT_USER SQL SECURITY DEFINER;
+ALTER TABLE {db}.analyst_case_events MODIFY DEFINER = CURRENT_USER SQL SECURITY DEFINER;
+ALTER TABLE {db}.analyst_sla_events MODIFY DEFINER = CURRENT_USER SQL SECURITY DEFINER;
+ALTER TABLE {db}.analyst_notifications MODIFY DEFINER = CURRENT_USER SQL SECURITY DEFINER;
+ALTER TABLE {db}.case_state MODIFY DEFINER = CURRENT_USER SQL SECURITY DEFINER;
 GRANT SELECT ON {db}.case_progress TO mcu_analyst;

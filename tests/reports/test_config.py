@@ -36,6 +36,10 @@ def test_role_sql_grants_only_to_the_named_database():
     grants = [s for s in statements if s.startswith("GRANT")]
     assert grants and all(" ON mcu." in s for s in grants)
     assert not any("author_id" in s or "actor" in s or "recipient," in s for s in grants)
+    # no grant at all on the tables with authors and unmasked text: the views run as their definer
+    assert not any(f" ON mcu.{t} " in s + " " for s in grants for t in ("cases", "case_events", "notifications"))
+    definer = [s for s in statements if s.startswith("ALTER TABLE")]
+    assert all("SQL SECURITY DEFINER" in s for s in definer) and any("analyst_cases" in s for s in definer)
     with pytest.raises(ValueError):
         role_statements("mcu; DROP TABLE cases")
 
