@@ -263,8 +263,10 @@ wait_ready() {
             print_tail
             die "the broker exited during start-up (see $SERVER_LOG and $LOG_DIR/kafka.out)"
         fi
+        # grep -c reads to the end: with -q it would exit at the first match, tail would die of
+        # SIGPIPE on a long log, and pipefail would call a started broker a failure.
         if port_open "$PORT" && tail -c +"$((offset + 1))" "$SERVER_LOG" 2>/dev/null \
-            | grep -q 'Kafka Server started'; then
+            | grep -c 'Kafka Server started' >/dev/null; then
             say "running (pid $pid, 127.0.0.1:$PORT, ready in $((SECONDS - started_at)) s)"
             return 0
         fi

@@ -1,5 +1,6 @@
 """SLA timers: state in a Faust table with its changelog, fired by the worker that owns the partition."""
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -54,10 +55,14 @@ _active: set[int] = set()
 timers.owns = lambda message_id: kafka_partition(message_id, settings.topic_partitions) in _active
 
 
-async def _emit(events: list[SlaEvent]) -> None:
+async def _emit(events: list[SlaEvent], *, confirmed: bool = False) -> None:
+    """Send the events; with ``confirmed``, return only once the broker has every one of them."""
+    pending = []
     for e in events:
-        await sla_events_topic.send(key=e.message_id.encode(), value=e.model_dump_json().encode())
+        pending.append(await sla_events_topic.send(key=e.message_id.encode(), value=e.model_dump_json().encode()))
         SLA_EVENTS.labels(kind=e.kind.value, block=str(e.block)).inc()
+    if confirmed and pending:
+        await asyncio.gather(*pending)
 
 
 def _agent(topic, name: str, model: type[BaseModel], apply) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +103,9 @@ async def sla_tick() -> None:
     if not batch.events and not batch.updates:
         return
     try:
-        await _emit(batch.events)
+        # The table must not record a step as fired before its event is on the broker: a worker
+        # killed in between would otherwise restart believing the warning was sent.
+        await _emit(batch.events, confirmed=True)
     except Exception:
         timers.abort(batch)  # the same events, same dedup keys, next tick
         log.exception("SLA: sending %d events failed; they fire again next tick", len(batch.events))
