@@ -22,8 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from ingest.producer import RawPublisher
-from mcu.settings import Settings
-from tests.integration.harness import Worker, pipeline_env, query_store, wait_for
+from tests.integration.harness import Worker, pipeline_env, query_store, settings_of, wait_for
 
 TEXTS = [
     "В Джубге на улице Советской нет воды третий день, когда дадут?",
@@ -40,10 +39,6 @@ def bodies(n: int, run: str) -> list[bytes]:
                    ensure_ascii=False).encode()
         for i in range(n)
     ]  # fmt: skip
-
-
-def settings_from(env: dict[str, str]) -> Settings:
-    return Settings(**{k[4:].lower(): v for k, v in env.items() if k.startswith("MCU_")})
 
 
 async def pass_through(brokers: str, source: str, sink: str, n: int) -> float:
@@ -78,7 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mcu-bench-") as tmp:
         var = Path(tmp) / "var"
         env = pipeline_env(var, args.brokers, MCU_SINK_BATCH_SECONDS="0.2")
-        settings = settings_from(env)
+        settings = settings_of(env)
         worker = Worker(env, Path(tmp) / "worker.log").start()
         data = bodies(n, env["MCU_TOPIC_PREFIX"])
         try:

@@ -19,16 +19,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.e2e import bodies, settings_from
+from bench.e2e import bodies
 from ingest.producer import RawPublisher
-from tests.integration.harness import Worker, pipeline_env, wait_for
+from tests.integration.harness import Worker, pipeline_env, settings_of, wait_for
 
 
 def run(brokers: str, n: int, stage_workers: int, kill_after: float | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="mcu-scale-") as tmp:
         base = pipeline_env(Path(tmp) / "sink", brokers, MCU_SINK_BATCH_SECONDS="0.2")
         app = base["MCU_APP_ID"]
-        with RawPublisher(settings_from(base)) as publisher:
+        with RawPublisher(settings_of(base)) as publisher:
             for body in bodies(n, base["MCU_TOPIC_PREFIX"]):
                 publisher.publish("webform", body)
         sink = Worker({**base, "MCU_ROLES": "sink", "MCU_APP_ID": f"{app}-sink"}, Path(tmp) / "sink.log").start()

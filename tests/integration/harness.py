@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from mcu.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "integration-test-token"
 
@@ -24,6 +26,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    """The settings a worker started with ``env`` sees, for publishing into its topics."""
+    return Settings(**{k[4:].lower(): v for k, v in env.items() if k.startswith("MCU_")})
 
 
 class WorkerDied(Exception):

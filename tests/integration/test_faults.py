@@ -15,8 +15,17 @@ from kafka import KafkaAdminClient
 
 from ingest.producer import RawPublisher
 from tests.bad_inputs import bad_input
-from tests.integration.harness import ROOT, TOKEN, Worker, free_port, pipeline_env, query_store, wait_for
-from tests.integration.test_pipeline import good_records, publish, settings_of
+from tests.integration.harness import (
+    ROOT,
+    TOKEN,
+    Worker,
+    free_port,
+    pipeline_env,
+    query_store,
+    settings_of,
+    wait_for,
+)
+from tests.integration.test_pipeline import good_records, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -7,9 +7,8 @@ import httpx
 import pytest
 
 from ingest.producer import RawPublisher
-from mcu.settings import Settings
 from schemas.case import UNRESOLVED
-from tests.integration.harness import TOKEN, Worker, pipeline_env, query_store, wait_for
+from tests.integration.harness import TOKEN, Worker, pipeline_env, query_store, settings_of, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -48,10 +47,6 @@ BAD_RECORDS = [
     (b'{"id": "bad-9", "text": "\xff\xfe broken"}', "invalid_utf8"),
     (b"\xc3\x28\xa0\xa1", "invalid_utf8"),
 ]
-
-
-def settings_of(env: dict[str, str]) -> Settings:
-    return Settings(**{k[4:].lower(): v for k, v in env.items() if k.startswith("MCU_")})
 
 
 def publish(env: dict[str, str], bodies: list[bytes], channel: str = "webform") -> None:
