@@ -72,8 +72,11 @@ class RawPublisher:
     def flush(self, timeout: float | None = 60) -> None:
         """Wait for the broker; raise if any record queued so far was not stored."""
         self._producer.flush(timeout=timeout)
-        if self.failures:
-            raise RuntimeError(f"{len(self.failures)} record(s) not delivered, first: {self.failures[0]}")
+        # Reported once: the caller re-sends that batch, and a long-lived publisher (a connector)
+        # must be able to flush cleanly again afterwards.
+        failed, self.failures = self.failures, []
+        if failed:
+            raise RuntimeError(f"{len(failed)} record(s) not delivered, first: {failed[0]}")
 
     def close(self) -> None:
         self._producer.flush()
