@@ -197,6 +197,8 @@ EOF
 
 # A Kafka Uuid is 16 random bytes in URL-safe base64 without padding (22 chars); making it here
 # saves a JVM start for `StorageTool random-uuid`.
+# Passed as --cluster-id=ID: one id in 32 starts with "-", which a separate argument would turn
+# into an unknown option.
 new_cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
 
 format_storage() {
@@ -205,7 +207,7 @@ format_storage() {
     id="$(new_cluster_id)"
     say "formatting KRaft storage in $DATA_DIR (cluster id $id)"
     "$JAVA" -cp "$CACHE/lib/*" -Dlog4j2.configurationFile="$CONF_DIR/log4j2.xml" \
-        kafka.tools.StorageTool format -t "$id" -c "$CONF_DIR/server.properties" \
+        kafka.tools.StorageTool format --cluster-id="$id" -c "$CONF_DIR/server.properties" \
         >>"$LOG_DIR/format.out" 2>&1 \
         || { tail -n 30 "$LOG_DIR/format.out" >&2; die "formatting the storage failed"; }
 }
