@@ -4,7 +4,9 @@ import ssl
 
 import faust
 from faust.types.auth import CredentialsT
+from mode.utils.objects import cached_property
 
+from mcu.flow_control import KeepQueuesWhileFlowing
 from mcu.settings import Settings, get_settings
 from schemas import topics
 
@@ -24,8 +26,14 @@ def _credentials(s: Settings) -> CredentialsT | ssl.SSLContext | None:
     return None
 
 
+class McuApp(faust.App):
+    @cached_property
+    def flow_control(self) -> KeepQueuesWhileFlowing:
+        return KeepQueuesWhileFlowing(loop=self.loop)
+
+
 def create_app(s: Settings) -> faust.App:
-    return faust.App(
+    return McuApp(
         s.app_id,
         broker=[f"kafka://{b}" for b in s.broker_list],
         broker_credentials=_credentials(s),
