@@ -26,3 +26,15 @@ def brokers() -> str:
         time.sleep(1)
     assert _reachable(brokers), f"no Kafka broker at {brokers}: run deploy/kafka.sh start"
     return brokers
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """On a failure, show the end of every worker log the test wrote: CI keeps nothing else."""
+    report = yield
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and tmp_path is not None:
+        for log in sorted(tmp_path.glob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()
+            report.sections.append((f"worker log {log.name} (last 80 of {len(lines)} lines)", "\n".join(lines[-80:])))
+    return report

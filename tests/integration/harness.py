@@ -37,7 +37,8 @@ class WorkerDied(Exception):
     """Not worth waiting on: the process is gone."""
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.5) -> None:
+def wait_for(check: Callable[[], bool], timeout: float, what: str | Callable[[], str], interval: float = 0.5) -> None:
+    """Poll ``check``; ``what`` may be a callable, to describe the last state seen on a timeout."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -49,7 +50,8 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: flo
         except Exception as exc:  # the worker may not answer yet
             last_error = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error}")
+    described = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {described}; last error: {last_error}")
 
 
 def pipeline_env(var_dir: Path, brokers: str, **extra: str) -> dict[str, str]:
@@ -63,7 +65,7 @@ def pipeline_env(var_dir: Path, brokers: str, **extra: str) -> dict[str, str]:
         "MCU_VAR_DIR": str(var_dir),
         "MCU_INGEST_TOKEN": TOKEN,
         "MCU_SINK_BATCH_SECONDS": "0.5",
-        "MCU_LOG_LEVEL": "warning",
+        "MCU_LOG_LEVEL": os.environ.get("MCU_IT_LOG_LEVEL", "warning"),
         "MCU_INGEST_RATE_LIMIT": "1000000/minute",
     }
     env.update(extra)

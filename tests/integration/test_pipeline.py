@@ -113,8 +113,14 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(brokers, tmp_pat
     worker.kill()  # SIGKILL: no clean shutdown, no final commit
 
     second = Worker(env, tmp_path / "worker2.log").start()
+    seen: dict[str, int] = {}
+
+    def all_cases_stored() -> bool:
+        seen.update(second.counts())
+        return seen["cases"] == n
+
     try:
-        wait_for(lambda: second.counts()["cases"] == n, 240, f"all {n} cases after the restart")
+        wait_for(all_cases_stored, 240, lambda: f"all {n} cases after the restart (last counts {seen})")
     finally:
         second.stop()
     total, unique = query_store(tmp_path / "var", "SELECT count(), uniqExact(message_id) FROM cases FINAL")[0]
