@@ -11,9 +11,7 @@ pytestmark = pytest.mark.kafka
 
 
 def test_a_failed_delivery_is_reported_once_and_the_publisher_recovers():
-    settings = Settings(
-        kafka_brokers=os.environ.get("MCU_KAFKA_BROKERS", "127.0.0.1:9092"), topic_prefix="t-producer."
-    )
+    settings = Settings(kafka_brokers=os.environ.get("MCU_KAFKA_BROKERS", "127.0.0.1:9092"), topic_prefix="t-producer.")
     with RawPublisher(settings) as publisher:
         publisher.failures.append("s1: simulated broker refusal")  # as the delivery errback records it
         with pytest.raises(RuntimeError, match="1 record"):
