@@ -63,7 +63,8 @@ def sink_path(client, n: int, batch: int = 1000) -> float:
                                         level="settlement" if i % 3 == 0 else "district"),
                         enriched_at=at)  # fmt: skip
             chunk.append(rows.case_row(case))
-        insert_batch(client, "cases", rows.CASE_COLUMNS, chunk, dedup_token("cases", [("cases", 0, lo, lo + batch)]))
+        token = dedup_token("cases", [("cases", 0, o) for o in range(lo, lo + len(chunk))])
+        insert_batch(client, "cases", rows.CASE_COLUMNS, chunk, token)
     return n / (time.perf_counter() - t0)
 
 

@@ -45,13 +45,8 @@ SPECS = [
 ]
 
 
-def _spans(events: list[EventT]) -> list[tuple[str, int, int, int]]:
-    bounds: dict[tuple[str, int], list[int]] = {}
-    for e in events:
-        m = e.message
-        lo_hi = bounds.setdefault((m.topic, m.partition), [m.offset, m.offset])
-        lo_hi[0], lo_hi[1] = min(lo_hi[0], m.offset), max(lo_hi[1], m.offset)
-    return [(t, p, lo, hi) for (t, p), (lo, hi) in bounds.items()]
+def _offsets(events: list[EventT]) -> list[tuple[str, int, int]]:
+    return [(e.message.topic, e.message.partition, e.message.offset) for e in events]
 
 
 async def _insert_until_stored(spec: SinkSpec, batch: list[list[Any]], token: str) -> None:
@@ -94,7 +89,7 @@ def _make_agent(spec: SinkSpec) -> None:
                 if t is not None:
                     fetched.append(t)
             if batch:
-                await _insert_until_stored(spec, batch, dedup_token(spec.table, _spans(events)))
+                await _insert_until_stored(spec, batch, dedup_token(spec.table, _offsets(events)))
                 now = datetime.now(UTC)
                 for t in fetched:
                     INGEST_TO_SINK.observe((now - t).total_seconds())

@@ -1,18 +1,28 @@
 """The batch writer: one synchronous insert per batch, idempotent under re-delivery."""
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 
-def dedup_token(table: str, spans: Sequence[tuple[str, int, int, int]]) -> str:
-    """A token naming exactly which source offsets a batch holds.
+def dedup_token(table: str, offsets: Iterable[tuple[str, int, int]]) -> str:
+    """A token naming exactly which source offsets (topic, partition, offset) a batch holds.
 
     Re-delivering the same offsets after a crash yields the same token, so ClickHouse drops the
-    repeat insert; spans are (topic, partition, first offset, last offset).
+    repeat insert. The readable part gives each partition's first and last offset; the digest
+    covers every offset, so a batch with a hole in a span never shares a token with the whole
+    span (that would drop the rows the hole held).
     """
-    return table + "|" + ",".join(f"{t}:{p}:{a}-{b}" for t, p, a, b in sorted(spans))
+    exact = sorted(set(offsets))
+    bounds: dict[tuple[str, int], tuple[int, int]] = {}
+    for topic, partition, offset in exact:
+        lo, _ = bounds.get((topic, partition), (offset, offset))
+        bounds[(topic, partition)] = (lo, offset)
+    spans = ",".join(f"{t}:{p}:{lo}-{hi}" for (t, p), (lo, hi) in sorted(bounds.items()))
+    digest = hashlib.blake2b(repr(exact).encode(), digest_size=8).hexdigest()
+    return f"{table}|{spans}|{digest}"
 
 
 def insert_batch(

@@ -33,7 +33,7 @@ def test_redelivered_batch_and_re_enriched_case_count_once(clickhouse):
     client = clickhouse
     migrate(client)
     batch = [rows.case_row(make_case(n)) for n in range(5)]
-    token = dedup_token("cases", [("cases", 0, 10, 14)])
+    token = dedup_token("cases", [("cases", 0, o) for o in range(10, 15)])
     insert_batch(client, "cases", rows.CASE_COLUMNS, batch, token)
     insert_batch(client, "cases", rows.CASE_COLUMNS, batch, token)  # same offsets again: dropped
     assert client.query("SELECT count() FROM cases WHERE message_id LIKE 'm-%'").result_rows[0][0] == 5
@@ -44,3 +44,13 @@ def test_redelivered_batch_and_re_enriched_case_count_once(clickhouse):
     final = client.query("SELECT message_id, block FROM cases FINAL WHERE message_id LIKE 'm-%' ORDER BY 1")
     assert len(final.result_rows) == 5
     assert dict(final.result_rows)["m-1"] == 5  # the newer version wins
+
+
+def test_a_token_names_every_offset_of_its_batch():
+    whole = dedup_token("cases", [("t", 0, o) for o in range(10, 15)])
+    assert whole.startswith("cases|t:0:10-14|")
+    assert dedup_token("cases", [("t", 0, o) for o in (14, 12, 10, 11, 13, 12)]) == whole  # order, repeats
+    holed = dedup_token("cases", [("t", 0, o) for o in (10, 11, 14)])
+    assert holed.split("|")[1] == "t:0:10-14"
+    assert holed != whole, "a batch with a hole must not be dropped as a repeat of the whole span"
+    assert dedup_token("cases", [("t", 1, o) for o in range(10, 15)]) != whole
