@@ -16,6 +16,9 @@ INGEST_TO_SINK = Histogram(
     "From the connector's fetch to the ClickHouse insert",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+STREAM_OFFSET_GAPS = Counter(
+    "mcu_stream_offset_gaps_total", "Offsets a stage's stream skipped without processing them", ["stage", "topic"]
+)
 SINK_ROWS = Counter("mcu_sink_rows_total", "Rows inserted into ClickHouse", ["table"])
 SINK_FAILURES = Counter("mcu_sink_insert_failures_total", "Failed ClickHouse insert attempts", ["table"])
 SINK_LAST_SUCCESS = Gauge(
