@@ -7,6 +7,7 @@ from faust.types.auth import CredentialsT
 from mode.utils.objects import cached_property
 
 from mcu.flow_control import KeepQueuesWhileFlowing
+from mcu.offset_gaps import OffsetGapSensor
 from mcu.settings import Settings, get_settings
 from schemas import topics
 
@@ -33,7 +34,7 @@ class McuApp(faust.App):
 
 
 def create_app(s: Settings) -> faust.App:
-    return McuApp(
+    app = McuApp(
         s.app_id,
         broker=[f"kafka://{b}" for b in s.broker_list],
         broker_credentials=_credentials(s),
@@ -56,6 +57,8 @@ def create_app(s: Settings) -> faust.App:
         web_in_thread=False,
         logging_config=None,
     )
+    app.sensors.add(OffsetGapSensor())
+    return app
 
 
 settings = get_settings()

@@ -5,36 +5,39 @@ partition's offsets reach a stream one after another. A jump forward means recor
 and dropped before the agent saw them (a Faust flow-control race did exactly that, see
 mcu/flow_control.py). Going back (a seek to the committed offset) or a new generation (a
 rebalance) only restarts the count.
+
+It is a Faust sensor, so every stream of the app is watched, agents included that are added later.
 """
 
 import logging
 
-from faust.types import TP, EventT
+from faust import Sensor
+from faust.types import TP, EventT, StreamT
 
 from mcu.metrics import STREAM_OFFSET_GAPS
 
 log = logging.getLogger(__name__)
 
 
-class OffsetGaps:
-    def __init__(self, stage: str) -> None:
-        self.stage = stage
-        self._next: dict[TP, tuple[int, int]] = {}  # tp -> (generation, next expected offset)
+class OffsetGapSensor(Sensor):
+    def __init__(self) -> None:
+        super().__init__()
+        self._next: dict[tuple[str, TP], tuple[int, int]] = {}  # (stage, tp) -> (generation, next offset)
 
-    def check(self, tp: TP, offset: int, generation: int) -> int:
+    def check(self, stage: str, tp: TP, offset: int, generation: int) -> int:
         """How many offsets were skipped right before this one; counted and logged when not 0."""
-        expected = self._next.get(tp)
-        self._next[tp] = (generation, offset + 1)
+        expected = self._next.get((stage, tp))
+        self._next[(stage, tp)] = (generation, offset + 1)
         if expected is None or expected[0] != generation or offset <= expected[1]:
             return 0
         skipped = offset - expected[1]
-        STREAM_OFFSET_GAPS.labels(stage=self.stage, topic=tp.topic).inc(skipped)
+        STREAM_OFFSET_GAPS.labels(stage=stage, topic=tp.topic).inc(skipped)
         log.error(
             "stage %s skipped offsets %d-%d of %s[%d]: records fetched but never processed",
-            self.stage, expected[1], offset - 1, tp.topic, tp.partition,
+            stage, expected[1], offset - 1, tp.topic, tp.partition,
         )  # fmt: skip
         return skipped
 
-    def see(self, event: EventT) -> int:
-        m = event.message
-        return self.check(m.tp, m.offset, m.generation_id)
+    def on_stream_event_in(self, tp: TP, offset: int, stream: StreamT, event: EventT) -> None:
+        # An agent's stream carries the agent's name as its prefix: that is the stage.
+        self.check(stream.prefix or "stream", tp, offset, event.message.generation_id)

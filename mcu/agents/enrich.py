@@ -5,7 +5,6 @@ from classify.enricher import Enricher
 from mcu.app import app, cases_topic, normalized_topic
 from mcu.dead_letters import apply_or_dead_letter
 from mcu.metrics import STAGE_PROCESSED, STAGE_SECONDS
-from mcu.offset_gaps import OffsetGaps
 from schemas import Case, NormalizedMessage
 
 STAGE = "enrich"
@@ -24,9 +23,7 @@ def enrich(value: bytes) -> Case:
 
 @app.agent(normalized_topic, name="enrich")
 async def enrich_agent(stream):  # type: ignore[no-untyped-def]
-    gaps = OffsetGaps(STAGE)
     async for event in stream.events():
-        gaps.see(event)
         started = time.perf_counter()
         case = await apply_or_dead_letter(event, STAGE, enrich)
         if case is None:

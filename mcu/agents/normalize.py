@@ -5,7 +5,6 @@ from ingest.wire import decode_headers
 from mcu.app import app, normalized_topic, raw_topics, settings
 from mcu.dead_letters import send_dead_letter
 from mcu.metrics import CHANNEL_LAST_SEEN, STAGE_PROCESSED, STAGE_SECONDS
-from mcu.offset_gaps import OffsetGaps
 
 STAGE = "normalize"
 _author_key = settings.author_hmac_key.get_secret_value().encode()
@@ -13,9 +12,7 @@ _author_key = settings.author_hmac_key.get_secret_value().encode()
 
 @app.agent(raw_topics, name="normalize")
 async def normalize_agent(stream):  # type: ignore[no-untyped-def]
-    gaps = OffsetGaps(STAGE)
     async for event in stream.events():
-        gaps.see(event)
         started = time.perf_counter()
         msg = event.message
         try:

@@ -8,7 +8,6 @@ from pydantic import ValidationError
 from mcu.app import app, dlq_topic, notifications_topic, settings, sla_events_topic
 from mcu.dead_letters import send_dead_letter
 from mcu.metrics import DEAD_LETTERS, NOTIFICATIONS_FAILED, NOTIFICATIONS_SENT, STAGE_PROCESSED
-from mcu.offset_gaps import OffsetGaps
 from schemas import DeadLetter, NotificationRecord, SlaEvent
 from sinks.notify.wiring import make_notifier
 
@@ -44,9 +43,7 @@ async def notify_agent(stream):  # type: ignore[no-untyped-def]
             pass
         return
     notifier = make_notifier(settings, dead_letter=_dead_letter, seen=seen)
-    gaps = OffsetGaps(STAGE)
     async for event in stream.events():
-        gaps.see(event)
         try:
             e = SlaEvent.model_validate_json(event.value)
         except ValidationError as exc:

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ValidationError
 from mcu.app import app, case_events_topic, cases_topic, dlq_topic, notifications_topic, settings, sla_events_topic
 from mcu.dead_letters import send_dead_letter
 from mcu.metrics import INGEST_TO_SINK, SINK_FAILURES, SINK_LAST_SUCCESS, SINK_ROWS, STAGE_PROCESSED
-from mcu.offset_gaps import OffsetGaps
 from mcu.store import store
 from schemas import Case, CaseEvent, DeadLetter, NotificationRecord, SlaEvent
 from sinks.clickhouse import rows
@@ -67,14 +66,12 @@ async def _insert_until_stored(spec: SinkSpec, batch: list[list[Any]], token: st
 
 def _make_agent(spec: SinkSpec) -> None:
     async def sink(stream):  # type: ignore[no-untyped-def]
-        gaps = OffsetGaps(STAGE)
         async for events in stream.take_events(settings.sink_batch_size, within=settings.sink_batch_seconds):
             # take_events acks the batch in a `finally`, even when the worker is cancelled mid-retry.
             # One extra reference per message keeps those offsets uncommittable until the insert
             # has really succeeded.
             for e in events:
                 e.message.incref()
-                gaps.see(e)
             batch: list[list[Any]] = []
             fetched: list[datetime] = []
             for e in events:

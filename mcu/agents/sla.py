@@ -11,7 +11,6 @@ from pydantic import BaseModel
 from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
 from mcu.dead_letters import apply_or_dead_letter
 from mcu.metrics import SLA_EVENTS, STAGE_PROCESSED, STAGE_SECONDS
-from mcu.offset_gaps import OffsetGaps
 from schemas import Case, CaseEvent, SlaEvent
 from sinks.notify.digest import digest_items
 from sinks.notify.wiring import make_notifier
@@ -68,9 +67,7 @@ async def _emit(events: list[SlaEvent], *, confirmed: bool = False) -> None:
 
 def _agent(topic, name: str, model: type[BaseModel], apply) -> None:  # type: ignore[no-untyped-def]
     async def agent(stream):  # type: ignore[no-untyped-def]
-        gaps = OffsetGaps(STAGE)
         async for event in stream.events():
-            gaps.see(event)
             started = time.perf_counter()
             events = await apply_or_dead_letter(event, STAGE, lambda value: apply(model.model_validate_json(value)))
             if events is None:
