@@ -39,27 +39,27 @@ _SUMS = [
     "responded_40h", "rated", "rating_sum", "rating_good",
 ]  # fmt: skip
 _QUANTILES = ["registration_hours", "first_response_hours", "resolution_hours"]
-BODY_ROLLUP = (
-    "SELECT day, block, department, settlement, level, "
-    + ", ".join(f"sum({c})" for c in _SUMS[:2])
-    + ", uniqExactMergeState(problems), "
-    + ", ".join(f"sum({c})" for c in _SUMS[2:])
-    + ", "
-    + ", ".join(f"quantilesTDigestMergeState(0.5, 0.9)({c})" for c in _QUANTILES)
-    + ", max(refreshed_at) FROM {src} GROUP BY day, block, department, settlement, level"
-)
-MONTHLY_BODY_ROLLUP = BODY_ROLLUP.replace("SELECT day,", "SELECT toStartOfMonth(day) AS month,").replace(
-    "GROUP BY day,", "GROUP BY month,"
-)
-MONTHLY_ROLLUP = (
-    "SELECT toStartOfMonth(day) AS month, block, department, settlement, level, channel, category, "
-    + ", ".join(f"sum({c})" for c in _SUMS[:2])
-    + ", uniqExactMergeState(problems), "
-    + ", ".join(f"sum({c})" for c in _SUMS[2:])
-    + ", "
-    + ", ".join(f"quantilesTDigestMergeState(0.5, 0.9)({c})" for c in _QUANTILES)
-    + ", max(refreshed_at) FROM {src} GROUP BY month, block, department, settlement, level, channel, category"
-)
+
+
+def _rollup(period: str, keys: str) -> str:
+    """Daily rows of ``{src}`` re-aggregated by ``period`` (a column or ``expr AS name``) and ``keys``."""
+    name = period.rsplit(" AS ", 1)[-1]
+    return (
+        f"SELECT {period}, {keys}, "
+        + ", ".join(f"sum({c})" for c in _SUMS[:2])
+        + ", uniqExactMergeState(problems), "
+        + ", ".join(f"sum({c})" for c in _SUMS[2:])
+        + ", "
+        + ", ".join(f"quantilesTDigestMergeState(0.5, 0.9)({c})" for c in _QUANTILES)
+        + f", max(refreshed_at) FROM {{src}} GROUP BY {name}, {keys}"
+    )
+
+
+_BODY = "block, department, settlement, level"
+_MONTH = "toStartOfMonth(day) AS month"
+BODY_ROLLUP = _rollup("day", _BODY)
+MONTHLY_BODY_ROLLUP = _rollup(_MONTH, _BODY)
+MONTHLY_ROLLUP = _rollup(_MONTH, _BODY + ", channel, category")
 
 
 def _swap_in(client: Client, target: str, staging: str, first_partition: str) -> None:
