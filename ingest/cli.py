@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ingest.connectors.base import PermanentError, Runner
+from ingest.connectors.base import PermanentError, Runner, RunStats
 from ingest.connectors.formats import FORMATS
 from ingest.connectors.registry import IMPORTS, POLLED, NotConfigured, cursor_store, file_import, polled_connector
 from mcu.settings import get_settings
@@ -43,6 +43,20 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def _run(conn: Any, settings: Any, poll_seconds: float | None) -> RunStats:
+    """Drain ``conn`` once (``poll_seconds`` None) or poll it until a signal; the publishers close after."""
+    raw, events = _publishers(settings)
+    runner = Runner(conn, raw, cursor_store(settings), events, probe=_probe(settings))
+    stop = _stop_on_signals()
+    try:
+        return runner.drain(stop) if poll_seconds is None else runner.run_forever(stop, poll_seconds)
+    except PermanentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        raw.close()
+        events.close()
+
+
 @click.group("connector")
 def connector() -> None:
     """Channel connectors: poll a source or import an export file into raw.<channel>."""
@@ -58,16 +72,8 @@ def run_connector(name: str, once: bool) -> None:
         conn = polled_connector(name, settings)
     except NotConfigured as exc:
         raise click.UsageError(f"{name}: {exc}") from exc
-    raw, events = _publishers(settings)
-    runner = Runner(conn, raw, cursor_store(settings), events, probe=_probe(settings))
-    stop = _stop_on_signals()
-    try:
-        stats = runner.drain(stop) if once else runner.run_forever(stop, settings.connector_poll_seconds)
-    except PermanentError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        raw.close()
-        events.close()
+    poll = None if once else settings.connector_poll_seconds
+    stats = _run(conn, settings, poll)
     click.echo(f"{name}: {stats.records} record(s), {stats.events} status event(s) in {stats.batches} batch(es)")
     if stats.skipped:
         click.echo(f"{stats.skipped} record(s) of an interrupted batch were already on the topic: not repeated")
@@ -79,16 +85,7 @@ def run_connector(name: str, once: bool) -> None:
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1))
 def import_file(name: str, file: Path, batch_size: int) -> None:
     """Import an export FILE (CSV or XLSX) of channel NAME; re-running it publishes nothing new."""
-    settings = get_settings()
-    raw, events = _publishers(settings)
-    runner = Runner(file_import(name, file, batch_size), raw, cursor_store(settings), events, probe=_probe(settings))
-    try:
-        stats = runner.drain(_stop_on_signals())
-    except PermanentError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        raw.close()
-        events.close()
+    stats = _run(file_import(name, file, batch_size), get_settings(), poll_seconds=None)
     click.echo(f"{file.name}: {stats.records} row(s), {stats.events} status event(s) published to raw.{name}")
     if stats.skipped:
         click.echo(f"{stats.skipped} row(s) of an interrupted batch were already on the topic: not repeated")
