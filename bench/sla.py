@@ -27,12 +27,11 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from schemas import Case, Classification, NormalizedMessage, Routing  # noqa: E402
 from schemas.channels import Channel  # noqa: E402
-from schemas.ids import message_id_for  # noqa: E402
 from sla.calendar import MSK, WorkingCalendar  # noqa: E402
 from sla.policies import load_policies  # noqa: E402
 from sla.timers import SlaTimers  # noqa: E402
+from tests.sla.factories import make_case  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -41,24 +40,6 @@ def rss_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def synthetic_case(i: int, created: datetime, channel: Channel, urgent: bool) -> Case:
-    sid = f"bench-{i}"
-    return Case(
-        message=NormalizedMessage(
-            message_id=message_id_for(channel.value, sid),
-            channel=channel,
-            source_id=sid,
-            created_at=created,
-            fetched_at=created,
-            normalized_at=created,
-            text="синтетическое сообщение для замера",
-        ),
-        classification=Classification(category="synthetic", kind="complaint", urgent=urgent),
-        routing=Routing(block=3, department="housing", settlement="tuapsinskoe"),
-        enriched_at=created,
-    )
 
 
 def main() -> None:
@@ -81,11 +62,16 @@ def main() -> None:
     rest_start = datetime(2026, 3, 16, 9, 0, tzinfo=MSK)
     for i in range(n):
         if i < due:
-            case = synthetic_case(i, a_start, Channel.INCIDENT, True)
+            case = make_case(a_start, Channel.INCIDENT, urgent=True, source_id=f"bench-{i}")
         elif i < due + small:
-            case = synthetic_case(i, c_start, Channel.INCIDENT, True)
+            case = make_case(c_start, Channel.INCIDENT, urgent=True, source_id=f"bench-{i}")
         else:
-            case = synthetic_case(i, rest_start + timedelta(seconds=13 * i), channels[i % len(channels)], i % 7 == 0)
+            case = make_case(
+                rest_start + timedelta(seconds=13 * i),
+                channels[i % len(channels)],
+                urgent=i % 7 == 0,
+                source_id=f"bench-{i}",
+            )
         timers.on_case(case)
     t_build = time.perf_counter() - t0
     gc.collect()
