@@ -177,6 +177,7 @@ class SettlementResolver:
     def mentions(self, text: str, words_lower: list[str] | None = None) -> list[Mention]:
         """Place names in `text`; `words_lower`, the caller's lower-case tokens, speeds the common miss."""
         # Most messages name no place: a set test before any real work.
+        text = text.replace("ё", "е").replace("Ё", "Е")  # the index is built without ё
         if self._index.keys().isdisjoint(words_lower if words_lower is not None else _WORD.findall(text.lower())):
             return []
         spans = list(_WORD.finditer(text))

@@ -1,3 +1,4 @@
+import csv
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,23 @@ def test_ten_settlements_with_names_as_appendix_writes_them() -> None:
 
 def test_unverified_localities_never_decide() -> None:
     d = load_directory()
-    unverified = [x for x in d.localities if x.membership == "unverified"]
-    assert unverified, "the gazetteer's unverified candidates must be kept with their flag"
-    assert not any(x.decides_settlement for x in unverified)
+    assert not any(x.decides_settlement for x in d.localities if x.membership == "unverified")
     assert d.locality("Джубга").decides_settlement  # type: ignore[union-attr]
+
+
+def test_every_locality_of_the_official_list_is_there_with_its_settlement() -> None:
+    d = load_directory()
+    by_name = {s.name: s.code for s in d.settlements.values()}
+    with package_file("route", "data/oktmo_03655.csv").open(encoding="utf-8", newline="") as f:
+        official = list(csv.DictReader(f))
+    assert len(official) == 65
+    by_code = {x.oktmo: x for x in d.localities if x.oktmo}
+    for row in official:
+        loc = by_code.get(row["oktmo"])
+        assert loc is not None, f"ОКТМО {row['oktmo']} {row['name']} is missing"
+        assert loc.settlement == by_name[row["settlement"]], row
+        assert loc.membership == "verified" and loc.decides_settlement, row
+    assert {s.oktmo for s in d.settlements.values()} == {r["oktmo"][:8] for r in official}
 
 
 def test_errors_name_the_file_and_line(tmp_path: Path) -> None:

@@ -1,12 +1,26 @@
+from pathlib import Path
+
 import pytest
+import yaml
 
 from route.directory import load_directory
 from route.resolve import SettlementResolver
+from route.yaml_load import package_file
 
 
 @pytest.fixture(scope="module")
 def resolver() -> SettlementResolver:
     return SettlementResolver(load_directory())
+
+
+def _directory_with(tmp_path: Path, name: str, **changes: object) -> SettlementResolver:
+    """The shipped directory with one locality changed (every ОКТМО place is verified, so a test makes one up)."""
+    data = yaml.safe_load(package_file("route", "data/settlements.yaml").read_text(encoding="utf-8"))
+    loc = next(x for x in data["localities"] if x["name"] == name)
+    loc.update(changes)
+    path = tmp_path / "settlements.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return SettlementResolver(load_directory(settlements_path=path))
 
 
 @pytest.mark.parametrize(
@@ -51,10 +65,31 @@ def test_two_localities_of_different_settlements(resolver: SettlementResolver) -
     assert r.settlement is None and r.evidence and r.evidence.startswith("ambiguous")
 
 
-def test_unverified_place_is_recognised_but_does_not_decide(resolver: SettlementResolver) -> None:
+def test_unverified_place_is_recognised_but_does_not_decide(tmp_path: Path) -> None:
+    resolver = _directory_with(tmp_path, "Садовое", membership="unverified")
     r = resolver.resolve("в селе Садовое нет дороги")
     assert r.settlement is None and r.locality == "Садовое"
     assert resolver.resolve("в селе Садовое нет дороги", hint="shaumyanskoe").settlement == "shaumyanskoe"
+
+
+@pytest.mark.parametrize(
+    ("text", "settlement", "locality"),
+    [
+        ("в селе Кирпичное нет воды", "georgievskoe", "Кирпичное"),  # ОКТМО: Георгиевское, not Вельяминовское
+        ("с. Молдовановка, ул. Центральная, нет света", "dzhubgskoe", "Молдавановка"),  # both spellings
+        ("в Четвёртой Гунайке упало дерево", "oktyabrskoe", "Гунайка Четвертая"),
+        ("в Гунайке нет света", "oktyabrskoe", "Гунайка Первая"),  # either Гунайка: one settlement
+        ("в пансионате Весна сломан забор", "shepsinskoe", 'пансионата "Весна"'),
+        ("в Холодном Роднике размыло дорогу", "velyaminovskoe", "Холодный Родник"),
+    ],
+)
+def test_official_localities(resolver: SettlementResolver, text: str, settlement: str, locality: str) -> None:
+    r = resolver.resolve(text)
+    assert (r.settlement, r.locality) == (settlement, locality)
+
+
+def test_spring_is_not_a_resort_without_its_word(resolver: SettlementResolver) -> None:
+    assert resolver.resolve("весна пришла, а дороги не чистят").settlement is None
 
 
 def test_coordinates_pick_the_nearest_locality(resolver: SettlementResolver) -> None:
