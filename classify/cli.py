@@ -102,6 +102,7 @@ def predict(input_path: Path, output_path: Path, no_model: bool) -> None:
 
 
 DEV_SET = Path(__file__).parent / "data" / "dev.jsonl"
+TRAIN_ONLY = Path(__file__).parent / "data" / "train_extra.jsonl.gz"
 MODEL_PATH = Path(__file__).parent / "data" / "model.joblib"
 
 
@@ -125,41 +126,56 @@ def _print_report(title: str, rep: dict[str, Any]) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--cv", "folds", type=int, default=0, help="k-fold cross-validation: refit the model per fold")
 @click.option(
+    "--train-only",
     "--synthetic",
+    "train_only",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     multiple=True,
-    help="synthetic rows added to training folds only (never scored)",
+    default=(TRAIN_ONLY,),
+    show_default=True,
+    help="rows added to every training fold and never scored (the train-only pool, synthetic rows)",
 )
+@click.option("--no-train-only", is_flag=True, help="train the folds on the scored file alone")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="write the full report as JSON")
 @click.option(
     "--include-synthetic", is_flag=True, help="also score synthetic rows (a check of behaviour, never an evaluation)"
 )
 def eval_cmd(
-    file: Path, folds: int, synthetic: tuple[Path, ...], json_out: Path | None, include_synthetic: bool
+    file: Path,
+    folds: int,
+    train_only: tuple[Path, ...],
+    no_train_only: bool,
+    json_out: Path | None,
+    include_synthetic: bool,
 ) -> None:
     """Per-class precision/recall/F1, macro-F1, confusion matrix, settlement accuracy on labelled JSONL.
 
     Lines: {"text", "category"?, "settlement"?, "lat"?, "lon"?, "hints"?}; rows marked
-    "synthetic": true are never scored.
+    "synthetic": true or "train_only": true are never scored. Under --cv every training fold also
+    gets the --train-only rows, as `mcu classify train` does.
     """
     from classify.devset import read_jsonl
     from classify.training import block_of, cross_validate, report
 
     rows = read_jsonl(file)
-    scored = [r for r in rows if include_synthetic or not r.get("synthetic")]
+    scored = [r for r in rows if not r.get("train_only") and (include_synthetic or not r.get("synthetic"))]
     if include_synthetic and any(r.get("synthetic") for r in rows):
         click.echo("NOTE: synthetic rows are scored: this checks behaviour, it is not an evaluation", err=True)
     enricher = Enricher.load(use_model=folds == 0, clustering=False)
     result: dict[str, Any] = {"file": str(file), "model_version": enricher.model_version}
     cat_rows = [r for r in scored if r.get("category")]
     if cat_rows and folds:
-        syn = [r for p in synthetic for r in read_jsonl(p)] + [r for r in rows if r.get("synthetic")]
-        result["cv"] = cross_validate(enricher, cat_rows, folds=folds, synthetic=syn)
+        extra = [] if no_train_only else [r for p in train_only for r in read_jsonl(p)]
+        extra += [r for r in rows if r.get("synthetic") or r.get("train_only")]
+        click.echo(f"{len(cat_rows)} scored rows; every training fold also gets {len(extra)} train-only rows", err=True)
+        result["cv"] = cross_validate(enricher, cat_rows, folds=folds, train_only=extra)
         for layer in ("combined", "rules_only", "model_only"):
             _print_report(f"{layer} category ({folds}-fold CV)", result["cv"][layer]["category"])
             _print_report(f"{layer} block ({folds}-fold CV)", result["cv"][layer]["block"])
         for layer in ("combined", "rules_only", "model_only"):
             for part in ("category_100plus_chars", "block_100plus_chars"):
+                if part not in result["cv"][layer]:
+                    continue
                 rep = result["cv"][layer][part]
                 click.echo(f"== {layer} {part}: macro-F1 {rep['macro_f1']:.4f}, accuracy {rep['accuracy']:.4f}")
     elif cat_rows:
@@ -202,15 +218,15 @@ def eval_cmd(
     "data",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     multiple=True,
-    help=f"labelled JSONL (default: {DEV_SET.name}); synthetic rows are used for training too",
+    help=f"labelled JSONL (default: {DEV_SET.name} and {TRAIN_ONLY.name}); synthetic rows are used for training too",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=MODEL_PATH, show_default=True)
 def train(data: tuple[Path, ...], output: Path) -> None:
     """Train the statistical layer on labelled data and store the versioned artefact."""
     from classify.devset import read_jsonl
-    from classify.training import fit, lemmatise
+    from classify.training import fit, lemmatise, train_only_weights
 
-    paths = data or (DEV_SET,)
+    paths = data or (DEV_SET, TRAIN_ONLY)
     rows = [r for p in paths for r in read_jsonl(p) if r.get("category")]
     enricher = Enricher.load(use_model=False, clustering=False)
     model = fit(
@@ -219,8 +235,10 @@ def train(data: tuple[Path, ...], output: Path) -> None:
         meta={
             "data": [p.name for p in paths],
             "n_synthetic": sum(1 for r in rows if r.get("synthetic")),
+            "n_train_only": sum(1 for r in rows if r.get("train_only")),
             "taxonomy_version": enricher.taxonomy.version,
         },
+        weights=train_only_weights(rows),
     )
     model.save(output)
     size = output.stat().st_size
@@ -243,14 +261,20 @@ def train(data: tuple[Path, ...], output: Path) -> None:
     help="train_dataset_train.csv of github.com/k1ck3r777/1234 at 15adf88 (Курская область)",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=DEV_SET, show_default=True)
-def build_devset(spb: Path, kursk: Path | None, output: Path) -> None:
-    """Rebuild the labelled development set from the real sources and the mapping files."""
-    from classify.devset import build_kursk, build_spb, drop_rare, write_jsonl
+@click.option(
+    "--train-only-output", type=click.Path(dir_okay=False, path_type=Path), default=TRAIN_ONLY, show_default=True
+)
+def build_devset(spb: Path, kursk: Path | None, output: Path, train_only_output: Path) -> None:
+    """Rebuild the labelled development set and the train-only pool from the real sources and the mappings."""
+    from classify.devset import build_kursk, build_spb, drop_rare, train_only_for, write_jsonl
 
     data = Path(__file__).parent / "data"
-    rows = build_spb(spb, data / "spb_mapping.yaml")
+    rows, extra = build_spb(spb, data / "spb_mapping.yaml")
     if kursk:
         rows += build_kursk(kursk, data / "kursk_mapping.yaml")
     rows = drop_rare(rows)
+    extra = train_only_for(rows, extra)
     write_jsonl(rows, output)
+    write_jsonl(extra, train_only_output)
     click.echo(f"{len(rows)} real labelled messages, {len({r['category'] for r in rows})} categories -> {output}")
+    click.echo(f"{len(extra)} real train-only messages (never scored) -> {train_only_output}")

@@ -4,6 +4,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from classify.cli import classify
+from classify.devset import write_jsonl
 
 FIELDS = {
     "id",
@@ -60,3 +61,22 @@ def test_eval_reports_per_class_and_settlement_accuracy(tmp_path: Path) -> None:
     assert set(rep["category"]["per_class"]) >= {"water_supply", "roads"}
     assert "power_supply" not in rep["category"]["per_class"]  # synthetic rows are never scored
     assert rep["settlement"]["n"] == 2 and "confusion" in rep["block"]
+
+
+def test_cross_validation_trains_on_the_train_only_rows_without_scoring_them(tmp_path: Path) -> None:
+    # words repeat across rows: the vectoriser keeps only words seen in two messages
+    texts = {
+        "roads": ["яма на дороге", "большая яма на дороге", "дорога разбита, яма", "опять яма, дорога"],
+        "waste": ["не вывозят мусор", "мусор в контейнере", "контейнер, мусор не вывозят", "вывоз мусора"],
+    }
+    lab, extra = tmp_path / "lab.jsonl", tmp_path / "extra.jsonl.gz"
+    rows = [{"id": f"{c}{i}", "text": t, "category": c} for c, ts in texts.items() for i, t in enumerate(ts)]
+    lab.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    write_jsonl([{"id": f"x{i}", "text": f"яма на дороге {i}", "category": "roads"} for i in range(3)], extra)
+    js = tmp_path / "rep.json"
+    for flags, n_extra in (["--train-only", str(extra)], 3), (["--no-train-only"], 0):
+        res = CliRunner().invoke(classify, ["eval", str(lab), "--cv", "2", "--json-out", str(js), *flags])
+        assert res.exit_code == 0, res.output
+        cv = json.loads(js.read_text(encoding="utf-8"))["cv"]
+        assert (cv["n_scored"], cv["n_train_only"]) == (8, n_extra)
+        assert sum(m["support"] for m in cv["combined"]["category"]["per_class"].values()) == 8
