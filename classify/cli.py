@@ -103,6 +103,7 @@ def predict(input_path: Path, output_path: Path, no_model: bool) -> None:
 
 DEV_SET = Path(__file__).parent / "data" / "dev.jsonl"
 TRAIN_ONLY = Path(__file__).parent / "data" / "train_extra.jsonl.gz"
+EXTERNAL_OMSK = Path(__file__).parent / "data" / "external_omsk.jsonl"
 MODEL_PATH = Path(__file__).parent / "data" / "model.joblib"
 
 
@@ -278,3 +279,26 @@ def build_devset(spb: Path, kursk: Path | None, output: Path, train_only_output:
     write_jsonl(extra, train_only_output)
     click.echo(f"{len(rows)} real labelled messages, {len({r['category'] for r in rows})} categories -> {output}")
     click.echo(f"{len(extra)} real train-only messages (never scored) -> {train_only_output}")
+
+
+@classify.command("build-external")
+@click.option(
+    "--omsk-csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="data/processed/test_40.csv of github.com/ari-ira17/ai-incident-analyst at acf40ecc",
+)
+@click.option(
+    "--omsk-feed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="frontend/src/data/liveDemoFeed.json of github.com/Revanshiest/Hackaton_Backend at 822078d0",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=EXTERNAL_OMSK, show_default=True)
+def build_external(omsk_csv: Path, omsk_feed: Path, output: Path) -> None:
+    """Build the outside check set: real messages of another region that the model never trains on."""
+    from classify.devset import build_omsk, write_jsonl
+
+    rows = build_omsk(omsk_csv, omsk_feed, Path(__file__).parent / "data" / "omsk_mapping.yaml")
+    write_jsonl(rows, output)
+    click.echo(f"{len(rows)} real messages, {len({r['category'] for r in rows})} categories -> {output}")

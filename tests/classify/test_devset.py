@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from classify.devset import build_spb, read_jsonl, train_only_for, write_jsonl
+from classify.devset import build_omsk, build_spb, read_jsonl, train_only_for, write_jsonl
 from classify.enricher import Enricher
 from classify.training import cross_validate
 
@@ -65,3 +65,46 @@ def test_cross_validation_refuses_a_train_only_row_that_is_also_scored() -> None
     rows = [{"id": f"r{i}", "text": "яма на дороге", "category": "roads"} for i in range(4)]
     with pytest.raises(ValueError, match="also scored"):
         cross_validate(Enricher.load(use_model=False, clustering=False), rows, folds=2, train_only=[rows[0]])
+
+
+def _omsk(tmp_path: Path, topic: str) -> tuple[Path, Path, Path]:
+    # Made-up rows in the shape of the Омская область sample (not real messages).
+    csv_path = tmp_path / "test_40.csv"
+    csv_path.write_text(
+        "\ufeffОтдел,Группа тем,Тема,Муниципалитет,Текст инцидента\n"
+        "Тарский район,Дороги,Уборка дорог от снега и наледи,Тарский район,'Третий день не чистят снег на Ленина\n"
+        "Омск г.о.,Труд и занятость,Жалобы на работодателя,Омск г.о.,Работодатель не платит зарплату уже два месяца\n",
+        encoding="utf-8",
+    )
+    feed = tmp_path / "feed.json"
+    item = {"id": "7", "text": "Нет горячей воды в доме по улице Мира", "group": "ЖКХ", "topic": topic}
+    feed.write_text(json.dumps({"items": [{**item, "municipality": "Омск г.о."}]}, ensure_ascii=False), "utf-8")
+    mapping = tmp_path / "omsk_mapping.yaml"
+    mapping.write_text(
+        yaml.safe_dump(
+            {
+                "topics": {
+                    "Уборка дорог от снега и наледи": "street_cleaning",
+                    "Жалобы на работодателя": None,
+                    "Отсутствие холодной и/или горячей воды": "water_supply",
+                }
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    return csv_path, feed, mapping
+
+
+def test_outside_check_set_keeps_mapped_topics_only(tmp_path: Path) -> None:
+    rows = build_omsk(*_omsk(tmp_path, "Отсутствие холодной и/или горячей воды"))
+    assert [(r["id"], r["category"]) for r in rows] == [
+        ("omsk-test40-1", "street_cleaning"),
+        ("omsk-feed-7", "water_supply"),
+    ]
+    assert rows[0]["text"].startswith("Третий день")  # the spreadsheet's leading apostrophe is gone
+
+
+def test_outside_check_set_names_an_unmapped_topic(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"omsk_mapping\.yaml.*Новая тема"):
+        build_omsk(*_omsk(tmp_path, "Новая тема"))
