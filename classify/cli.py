@@ -2,9 +2,10 @@
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -12,6 +13,8 @@ from classify.clusters import ClusterIndex
 from classify.enricher import Enricher
 from schemas.channels import Channel
 from schemas.message import NormalizedMessage
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _channel(value: object) -> Channel:
@@ -249,17 +252,17 @@ def train(data: tuple[Path, ...], output: Path) -> None:
     )
 
 
+def _source_file(flag: str, help_text: str, required: bool = True) -> Callable[[F], F]:
+    """An option naming one real source file (the repository and commit it came from go in the help)."""
+    return click.option(
+        flag, type=click.Path(exists=True, dir_okay=False, path_type=Path), required=required, help=help_text
+    )
+
+
 @classify.command("build-devset")
-@click.option(
-    "--spb",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="messages.jsonl.gz of «Наш Санкт-Петербург» (see /work/shared/data/README.md)",
-)
-@click.option(
-    "--kursk",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="train_dataset_train.csv of github.com/k1ck3r777/1234 at 15adf88 (Курская область)",
+@_source_file("--spb", "messages.jsonl.gz of «Наш Санкт-Петербург» (see /work/shared/data/README.md)")
+@_source_file(
+    "--kursk", "train_dataset_train.csv of github.com/k1ck3r777/1234 at 15adf88 (Курская область)", required=False
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=DEV_SET, show_default=True)
 @click.option(
@@ -282,17 +285,9 @@ def build_devset(spb: Path, kursk: Path | None, output: Path, train_only_output:
 
 
 @classify.command("build-external")
-@click.option(
-    "--omsk-csv",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="data/processed/test_40.csv of github.com/ari-ira17/ai-incident-analyst at acf40ecc",
-)
-@click.option(
-    "--omsk-feed",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="frontend/src/data/liveDemoFeed.json of github.com/Revanshiest/Hackaton_Backend at 822078d0",
+@_source_file("--omsk-csv", "data/processed/test_40.csv of github.com/ari-ira17/ai-incident-analyst at acf40ecc")
+@_source_file(
+    "--omsk-feed", "frontend/src/data/liveDemoFeed.json of github.com/Revanshiest/Hackaton_Backend at 822078d0"
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=EXTERNAL_OMSK, show_default=True)
 def build_external(omsk_csv: Path, omsk_feed: Path, output: Path) -> None:
