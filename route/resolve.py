@@ -31,10 +31,12 @@ _MARKERS = frozenset(
 _NOT_PLACE = frozenset(
     "ул улица улице улицы улицу пер переулок переулке проспект пр пр-т шоссе бульвар б-р пл площадь "
     "площади набережная набережной р река реке реки рекой реку гора горе горы ущелье ущелья мыс мыса "
+    "трасса трассе трассы трассу трассой автодорога автодороге автодороги автодорогу автодорогой "
     "имени им".split()
 )
-_IN = frozenset("в во на у около возле под за рядом".split())
-_FROM_TO = frozenset("из от до через между по".split())
+_IN = frozenset("в во на у около возле за рядом".split())
+# Where the writer or the road comes from or goes to; «под Туапсе» is near the town, not in it.
+_FROM_TO = frozenset("из от до через между по под сторону направлении".split())
 # "живу в Туапсе, а дача в Цыпке": where the writer lives weighs less than where the problem is.
 _RESIDE = frozenset("живу живем живём проживаю проживаем прописан прописана зарегистрирован".split())
 _AND = frozenset("и или".split())
@@ -222,7 +224,7 @@ class SettlementResolver:
                     continue
             if marked:
                 prev = low[i - 2] if i >= 2 else ""
-            weight = 3.0 if prev in _IN or marked else 1.0 if prev in _FROM_TO else 2.0
+            weight = 1.0 if prev in _FROM_TO else 3.0 if prev in _IN or marked else 2.0
             before_prep = i - 2 - int(marked)
             if prev in _IN and before_prep >= 0 and low[before_prep] in _RESIDE:
                 weight = 1.5

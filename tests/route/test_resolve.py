@@ -102,3 +102,20 @@ def test_text_beats_channel_hint_and_hint_fills_the_gap(resolver: SettlementReso
     assert resolver.resolve("в Джубге нет воды", hint="shepsinskoe").settlement == "dzhubgskoe"
     assert resolver.resolve("нет воды третий день", hint="shepsinskoe").settlement == "shepsinskoe"
     assert resolver.resolve("нет воды третий день", hint="nowhere").settlement is None
+
+
+@pytest.mark.parametrize(
+    ("text", "settlement"),
+    [
+        # «под Туапсе» is near the town: the settlement named in full weighs more
+        ("Глава Шепсинского сельского поселения под Туапсе ответил жителям про пляж", "shepsinskoe"),
+        # a road named after towns is not a place of the message
+        ("Обвал у посёлка Гизель-Дере на трассе Джубга — Сочи", "shepsinskoe"),
+        ("в городе Туапсе на выезде в сторону п. Джубга просела дорога", "tuapsinskoe"),
+        ("В Афапостик опять не привезли хлеб", "shaumyanskoe"),  # the short name people use
+    ],
+)
+def test_nearby_roads_and_directions_do_not_outweigh_the_place(
+    resolver: SettlementResolver, text: str, settlement: str
+) -> None:
+    assert resolver.resolve(text).settlement == settlement
