@@ -211,8 +211,10 @@ class SettlementResolver:
                 # Туапсе): recognised, but it cannot decide.
                 tgt = _Target(tgt.name, None, False, "ambiguous", any(h.ambiguous for h in hits))
             prev = low[i - 1] if i else ""
-            marked = prev in _MARKERS
-            if prev in _NOT_PLACE:
+            # «с.», «п.», «а.» mark a place only with their full stop: «с центром», «А-147» do not
+            marked = prev in _MARKERS and (len(prev) > 1 or text[spans[i - 1].end() : spans[i - 1].end() + 1] == ".")
+            # «ул. Калараша», «трассу А-147 «Джубга — Сочи»»: a street or a road, not the place
+            if prev in _NOT_PLACE or (len(prev) == 1 and i >= 2 and low[i - 2] in _NOT_PLACE):
                 i += n
                 continue
             if tgt.ambiguous and not marked:

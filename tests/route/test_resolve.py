@@ -113,6 +113,10 @@ def test_text_beats_channel_hint_and_hint_fills_the_gap(resolver: SettlementReso
         ("Обвал у посёлка Гизель-Дере на трассе Джубга — Сочи", "shepsinskoe"),
         ("в городе Туапсе на выезде в сторону п. Джубга просела дорога", "tuapsinskoe"),
         ("В Афапостик опять не привезли хлеб", "shaumyanskoe"),  # the short name people use
+        ("Жители села Ольгинка перекрыли трассу А-147 «Джубга — Сочи»", "novomikhaylovskoe"),
+        # «с» before a word is a marker only as «с.»: «с центром» is not Туапсе's Центр
+        ("В селе Ольгинка затопило дорогу, соединяющую пляж с центром посёлка", "novomikhaylovskoe"),
+        ("в селе Полковничье размыло мост", "dzhubgskoe"),  # as people write хутор Полковничий
     ],
 )
 def test_nearby_roads_and_directions_do_not_outweigh_the_place(
