@@ -48,6 +48,21 @@ def _content_key(text: str, lem: Lemmatizer) -> frozenset[str]:
     return frozenset(x for x in lem.lemmas(words) if x not in STOPWORDS and not x.startswith("x"))
 
 
+class _FirstOfItsContent:
+    """True for a text whose content words no earlier text had (the portals repeat «снег на дороге»)."""
+
+    def __init__(self, lem: Lemmatizer) -> None:
+        self._lem = lem
+        self._seen: set[frozenset[str]] = set()
+
+    def __call__(self, text: str) -> bool:
+        key = _content_key(text, self._lem)
+        if len(key) < 2 or key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
 def build_spb(
     spb_path: Path, mapping_path: Path, per_category: int = PER_CATEGORY, extra_per_category: int = EXTRA_PER_CATEGORY
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -55,19 +70,15 @@ def build_spb(
     mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
     reasons: dict[str, str | None] = mapping["reasons"]
     lem = Lemmatizer()
-    seen: set[frozenset[str]] = set()
+    first = _FirstOfItsContent(lem)
     pools: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in _records(spb_path):
         cat = reasons.get(r["reason"])
         text = (r.get("text") or "").strip()
         if len(text) > MAX_CHARS:
             text = text[:MAX_CHARS].rsplit(" ", 1)[0]
-        if not cat or len(text) < MIN_CHARS:
+        if not cat or len(text) < MIN_CHARS or not first(text):
             continue
-        key = _content_key(text, lem)
-        if len(key) < 2 or key in seen:
-            continue
-        seen.add(key)
         pools[cat].append(
             {
                 "id": f"spb-{r['id']}",
@@ -104,7 +115,7 @@ def build_kursk(csv_path: Path, mapping_path: Path) -> list[dict[str, Any]]:
     mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
     labels: dict[str, str | None] = mapping["labels"]
     lem = Lemmatizer()
-    seen: set[frozenset[str]] = set()
+    first = _FirstOfItsContent(lem)
     out = []
     with csv_path.open(encoding="utf-8", newline="") as f:
         for rid, text, label, executor, _group in csv.reader(f):
@@ -114,10 +125,8 @@ def build_kursk(csv_path: Path, mapping_path: Path) -> list[dict[str, Any]]:
                 continue
             if len(text) > MAX_CHARS:
                 text = text[:MAX_CHARS].rsplit(" ", 1)[0]
-            key = _content_key(text, lem)
-            if len(key) < 2 or key in seen:
+            if not first(text):
                 continue
-            seen.add(key)
             out.append(
                 {
                     "id": f"kursk-{rid}",
@@ -143,17 +152,15 @@ def build_omsk(csv_path: Path, feed_path: Path, mapping_path: Path) -> list[dict
     feed = json.loads(feed_path.read_text(encoding="utf-8"))
     raw += [(f"feed-{x['id']}", x["text"], x["group"], x["topic"], x["municipality"]) for x in feed["items"]]
     lem = Lemmatizer()
-    seen: set[frozenset[str]] = set()
+    first = _FirstOfItsContent(lem)
     out = []
     for rid, text, group, topic, municipality in raw:
         if topic not in topics:
             raise ValueError(f"{mapping_path}: topic {topic!r} is not mapped (null keeps it out)")
         cat = topics[topic]
         text = text.removeprefix("'").strip()  # the export's spreadsheet text marker
-        key = _content_key(text, lem)
-        if not cat or len(clean(text)) < MIN_CHARS or len(key) < 2 or key in seen:
+        if not cat or len(clean(text)) < MIN_CHARS or not first(text):
             continue
-        seen.add(key)
         out.append(
             {
                 "id": f"omsk-{rid}",
