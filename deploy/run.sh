@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 var="${MCU_VAR_DIR:-var}"
 mkdir -p "$var"
 export MCU_INGEST_TOKEN="${MCU_INGEST_TOKEN:-local-dev-token}"
+# A local demo on synthetic messages: the built-in pseudonym key is allowed (the worker warns).
+# Production refuses it, so anything deployed sets MCU_AUTHOR_HMAC_KEY (compose, k8s do).
+export MCU_ENV="${MCU_ENV:-development}"
 port="${MCU_WEB_PORT:-6066}"
 
 mcu worker > "$var/worker.log" 2>&1 &

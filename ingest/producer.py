@@ -8,21 +8,9 @@ from typing import Any
 from kafka import KafkaProducer
 
 from ingest.wire import derive_source_id, encode_headers
+from kafkaio import client_options
 from schemas import Channel, message_id_for
 from schemas.topics import raw_topic
-
-
-def kafka_security(settings: Any) -> dict[str, Any]:
-    """kafka-python connection options matching the MCU_KAFKA_* security settings."""
-    opts: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl_mechanism:
-        opts["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        opts["sasl_plain_username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password is not None:
-            opts["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_ssl_cafile:
-        opts["ssl_cafile"] = str(settings.kafka_ssl_cafile)
-    return opts
 
 
 class RecordTooLarge(ValueError):
@@ -43,7 +31,7 @@ class RawPublisher:
             linger_ms=5,
             max_request_size=self.max_record_bytes + 64 * 1024,
             retries=2**31 - 1,
-            **kafka_security(settings),
+            **client_options(settings),
         )
 
     def publish(

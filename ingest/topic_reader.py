@@ -5,7 +5,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from ingest.producer import kafka_security
+from kafkaio import client_options
 
 
 def read_topic(settings: Any, topic: str, timeout_s: float = 10.0) -> Iterator[Any]:
@@ -15,7 +15,7 @@ def read_topic(settings: Any, topic: str, timeout_s: float = 10.0) -> Iterator[A
         group_id=None,
         max_partition_fetch_bytes=settings.max_record_bytes * 2,
         fetch_max_bytes=settings.max_record_bytes * 4,
-        **kafka_security(settings),
+        **client_options(settings),
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

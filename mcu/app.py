@@ -6,25 +6,29 @@ import faust
 from faust.types.auth import CredentialsT
 from mode.utils.objects import cached_property
 
+from kafkaio import KafkaSettings, client_options
 from mcu.flow_control import KeepQueuesWhileFlowing
 from mcu.offset_gaps import OffsetGapSensor
 from mcu.settings import Settings, get_settings
 from schemas import topics
 
 
-def _credentials(s: Settings) -> CredentialsT | ssl.SSLContext | None:
-    protocol = s.kafka_security_protocol.upper()
-    context = ssl.create_default_context(cafile=str(s.kafka_ssl_cafile) if s.kafka_ssl_cafile else None)
-    if protocol.startswith("SASL"):
+def _credentials(s: KafkaSettings) -> CredentialsT | ssl.SSLContext | None:
+    """Faust's wrapping of the one translation (kafkaio.client_options) that kafka-python also gets.
+
+    Faust hands aiokafka exactly these options back (``credentials_to_aiokafka_auth``); a test
+    checks the round trip for every protocol and mechanism.
+    """
+    opts = client_options(s)
+    if "sasl_mechanism" in opts:
+        # An ssl_context makes Faust's SASL credentials SASL_SSL; None keeps SASL_PLAINTEXT.
         return faust.SASLCredentials(
-            username=s.kafka_sasl_username,
-            password=s.kafka_sasl_password.get_secret_value() if s.kafka_sasl_password else None,
-            mechanism=s.kafka_sasl_mechanism or "PLAIN",
-            ssl_context=context if protocol == "SASL_SSL" else None,
+            username=opts["sasl_plain_username"],
+            password=opts["sasl_plain_password"],
+            mechanism=opts["sasl_mechanism"],
+            ssl_context=opts.get("ssl_context"),
         )
-    if protocol == "SSL":
-        return context
-    return None
+    return opts.get("ssl_context")
 
 
 class McuApp(faust.App):

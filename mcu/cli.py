@@ -10,11 +10,22 @@ from mcu.commands.dlq import dlq
 from mcu.commands.ingest import ingest
 from mcu.commands.schemas_export import schemas_group
 from mcu.commands.service import counts, db, demo, worker
+from mcu.settings import SettingsError
 from reports.cli import report
 from sla.cli import sla as sla_group
 
 
-@click.group()
+class _Cli(click.Group):
+    """Settings that stop a command become one line on stderr and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(f"настройки: {exc}") from exc
+
+
+@click.group(cls=_Cli)
 @click.option("--log-level", default="warning", show_default=True, help="Python logging level of the CLI")
 def main(log_level: str) -> None:
     """МЦУ Туапсинского округа: потоковая обработка обращений жителей."""

@@ -1,26 +1,35 @@
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from kafkaio.security import KafkaSettings
 
 # With the embedded store only one process may open it, so "sink" then runs in one worker (its own
 # consumer group) while the other stages scale out in another; with a server every worker can sink.
 ROLES = {"normalize", "enrich", "sla", "notify", "sink"}
 
 
-class Settings(BaseSettings):
-    """Every knob of the service, read from ``MCU_*`` environment variables."""
+# The built-in pseudonym key: anyone with the source code can recompute an author_id from an e-mail
+# address, so a production worker refuses it (check_author_key).
+DEVELOPMENT_AUTHOR_KEY = "mcu-development-key-change-me"
+
+
+class Settings(KafkaSettings):
+    """Every knob of the service, read from ``MCU_*`` environment variables.
+
+    The Kafka connection section (``MCU_KAFKA_*`` brokers and security) is ``kafkaio.KafkaSettings``.
+    """
 
     model_config = SettingsConfigDict(env_prefix="MCU_", env_file=None, extra="ignore")
 
     var_dir: Path = Field(default=Path("var"), description="state, logs and the embedded store")
-    kafka_brokers: str = Field(default="127.0.0.1:9092", description="comma-separated host:port")
-    kafka_security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL")
-    kafka_sasl_mechanism: str | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
+    env: Literal["production", "development"] = Field(
+        default="production",
+        description="development allows the built-in pseudonym key (with a warning); production requires a key",
+    )
     topic_prefix: str = Field(default="", description="prepended to every topic name (environments, tests)")
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
@@ -49,7 +58,8 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=1024 * 1024, description="larger raw payloads go to the dead letters")
     max_text_chars: int = Field(default=20_000, description="longer message text goes to the dead letters")
     author_hmac_key: SecretStr = Field(
-        default=SecretStr("mcu-development-key-change-me"), description="key for pseudonymising authors"
+        default=SecretStr(DEVELOPMENT_AUTHOR_KEY),
+        description="key for pseudonymising authors; required unless MCU_ENV=development",
     )
     sink_batch_size: int = Field(default=1000, ge=1)
     sink_batch_seconds: float = Field(default=1.0, gt=0)
@@ -142,10 +152,43 @@ class Settings(BaseSettings):
         return "sink" in self.role_set or not self.resolved_clickhouse_dsn.startswith("chdb://")
 
     @property
-    def broker_list(self) -> list[str]:
-        return [b.strip() for b in self.kafka_brokers.split(",") if b.strip()]
+    def uses_development_author_key(self) -> bool:
+        return self.author_hmac_key.get_secret_value() == DEVELOPMENT_AUTHOR_KEY
+
+
+class SettingsError(ValueError):
+    """A setting that stops the service from starting; the message is one line, for people."""
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per problem, each naming its ``MCU_`` variable (pydantic names the field)."""
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"MCU_{field.upper()}: {message}" if field else message)
+    return "; ".join(lines)
+
+
+def check_author_key(s: Settings) -> str | None:
+    """Refuse the built-in pseudonym key in production; return a warning to log in development."""
+    if not s.uses_development_author_key:
+        return None
+    if s.env == "production":
+        raise SettingsError(
+            "MCU_AUTHOR_HMAC_KEY не задан или равен встроенному ключу разработки: псевдонимы авторов обратимы. "
+            "Задайте секретный ключ (python -c 'import secrets; print(secrets.token_urlsafe(48))') "
+            "или MCU_ENV=development для локального запуска"
+        )
+    return (
+        "MCU_ENV=development: авторы псевдонимизируются встроенным ключом разработки; "
+        "в эксплуатации задайте MCU_AUTHOR_HMAC_KEY"
+    )
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc)) from exc

@@ -10,7 +10,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from ingest.producer import kafka_security
+from kafkaio import client_options
 from mcu.settings import Settings
 from schemas import topics
 
@@ -29,7 +29,7 @@ PIPELINE_TOPICS = (
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics; return the names created now."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.broker_list, **kafka_security(settings))
+    admin = KafkaAdminClient(bootstrap_servers=settings.broker_list, **client_options(settings))
     try:
         existing = set(admin.list_topics())
         wanted = [settings.topic_prefix + name for name in PIPELINE_TOPICS]

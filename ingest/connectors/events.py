@@ -8,7 +8,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from ingest.producer import kafka_security
+from kafkaio import client_options
 from schemas import CaseEvent, CaseEventType, message_id_for
 from schemas.topics import CASE_EVENTS
 
@@ -50,7 +50,7 @@ class EventPublisher:
             enable_idempotence=True,
             linger_ms=5,
             retries=2**31 - 1,
-            **kafka_security(settings),
+            **client_options(settings),
         )
 
     def publish_event(self, event: CaseEvent) -> None:

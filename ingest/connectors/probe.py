@@ -8,8 +8,8 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from ingest.connectors.base import TransientError
-from ingest.producer import kafka_security
 from ingest.wire import H_SOURCE_ID
+from kafkaio import client_options
 from schemas import Channel
 from schemas.topics import raw_topic
 
@@ -22,7 +22,7 @@ class KafkaProbe:
             bootstrap_servers=settings.broker_list,
             enable_auto_commit=False,
             group_id=None,
-            **kafka_security(settings),
+            **client_options(settings),
         )
 
     def _partitions(self, channel: Channel) -> list[TopicPartition]:

@@ -1,5 +1,6 @@
 import importlib
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from ingest.producer import RawPublisher
 from mcu.commands.ingest import publish_lines
-from mcu.settings import get_settings
+from mcu.settings import check_author_key, get_settings
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic-messages.jsonl"
 
@@ -20,6 +21,12 @@ DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic
 def worker() -> None:
     """Run a pipeline worker (all stages; start more for more partitions)."""
     settings = get_settings()
+    # Before anything is imported or connected: a worker that would store reversible pseudonyms
+    # must not process a single record.
+    warning = check_author_key(settings)
+    if warning:
+        logging.getLogger("mcu").warning(warning)
+        click.echo(f"ВНИМАНИЕ: {warning}", err=True)
     from faust.worker import Worker as FaustWorker
 
     from mcu.agents import register

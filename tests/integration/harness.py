@@ -20,6 +20,7 @@ from mcu.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "integration-test-token"
+AUTHOR_KEY = "integration-test-pseudonym-key"
 
 
 def free_port() -> int:
@@ -64,6 +65,9 @@ def pipeline_env(var_dir: Path, brokers: str, **extra: str) -> dict[str, str]:
         "MCU_APP_ID": f"mcu-it-{run}",
         "MCU_VAR_DIR": str(var_dir),
         "MCU_INGEST_TOKEN": TOKEN,
+        # A production-mode worker with a key of its own, as deployed (the built-in one is refused).
+        "MCU_ENV": "production",
+        "MCU_AUTHOR_HMAC_KEY": AUTHOR_KEY,
         "MCU_SINK_BATCH_SECONDS": "0.5",
         "MCU_LOG_LEVEL": os.environ.get("MCU_IT_LOG_LEVEL", "warning"),
         "MCU_INGEST_RATE_LIMIT": "1000000/minute",
