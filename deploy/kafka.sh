@@ -25,6 +25,10 @@
 #   MCU_KAFKA_START_TIMEOUT    seconds to wait for the broker to accept clients (90)
 #   MCU_KAFKA_STOP_TIMEOUT     seconds to wait for a clean exit before SIGKILL (30)
 #   MCU_KAFKA_EXTRA_PROPERTIES file whose lines are appended to the generated server.properties
+#                              (later keys win, so it may also redefine listeners, e.g. add SASL_SSL)
+#   MCU_KAFKA_ADD_SCRAM        SCRAM credentials created when the storage is formatted (first start
+#                              only), one per line, e.g. SCRAM-SHA-512=[name=mcu,password=secret]
+#                              (KRaft has no ZooKeeper to add them to before the broker runs)
 #   JAVA_HOME                  Java 17+ to use (else `java` on PATH); Maven's `mvn` must be on PATH
 # Everything else (the cache aside) lives under the var dir, so two brokers with different ports and
 # var dirs can run side by side.
@@ -205,9 +209,13 @@ format_storage() {
     [[ -f "$DATA_DIR/meta.properties" ]] && return 0
     local id
     id="$(new_cluster_id)"
+    local scram=() line
+    while IFS= read -r line; do
+        if [[ -n "$line" ]]; then scram+=(--add-scram "$line"); fi
+    done <<<"${MCU_KAFKA_ADD_SCRAM:-}"
     say "formatting KRaft storage in $DATA_DIR (cluster id $id)"
     "$JAVA" -cp "$CACHE/lib/*" -Dlog4j2.configurationFile="$CONF_DIR/log4j2.xml" \
-        kafka.tools.StorageTool format --cluster-id="$id" -c "$CONF_DIR/server.properties" \
+        kafka.tools.StorageTool format --cluster-id="$id" -c "$CONF_DIR/server.properties" "${scram[@]}" \
         >>"$LOG_DIR/format.out" 2>&1 \
         || { tail -n 30 "$LOG_DIR/format.out" >&2; die "formatting the storage failed"; }
 }

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaProducer
-
 from ingest.wire import derive_source_id, encode_headers
-from kafkaio import client_options
+from kafkaio import clients
 from schemas import Channel, message_id_for
 from schemas.topics import raw_topic
 
@@ -24,14 +22,13 @@ class RawPublisher:
         self.max_record_bytes: int = settings.max_record_bytes
         self.topic_prefix: str = settings.topic_prefix
         self.failures: list[str] = []
-        self._producer = KafkaProducer(
-            bootstrap_servers=settings.broker_list,
+        self._producer = clients.producer(
+            settings,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
             max_request_size=self.max_record_bytes + 64 * 1024,
             retries=2**31 - 1,
-            **client_options(settings),
         )
 
     def publish(

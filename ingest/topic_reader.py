@@ -3,19 +3,18 @@
 from collections.abc import Iterator
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
-from kafkaio import client_options
+from kafkaio import clients
 
 
 def read_topic(settings: Any, topic: str, timeout_s: float = 10.0) -> Iterator[Any]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.broker_list,
+    consumer = clients.consumer(
+        settings,
         enable_auto_commit=False,
         group_id=None,
         max_partition_fetch_bytes=settings.max_record_bytes * 2,
         fetch_max_bytes=settings.max_record_bytes * 4,
-        **client_options(settings),
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

@@ -6,6 +6,7 @@ import click
 
 from classify.cli import classify as classify_group
 from ingest.cli import connector, simulate_cmd
+from kafkaio.clients import KafkaLoginRefused
 from mcu.commands.dlq import dlq
 from mcu.commands.ingest import ingest
 from mcu.commands.schemas_export import schemas_group
@@ -23,6 +24,8 @@ class _Cli(click.Group):
             return super().invoke(ctx)
         except SettingsError as exc:
             raise click.ClickException(f"настройки: {exc}") from exc
+        except KafkaLoginRefused as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=_Cli)

@@ -6,11 +6,10 @@ auto-creation, so the worker makes sure every topic exists with the configured l
 
 import logging
 
-from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from kafkaio import client_options
+from kafkaio import clients
 from mcu.settings import Settings
 from schemas import topics
 
@@ -29,7 +28,7 @@ PIPELINE_TOPICS = (
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics; return the names created now."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.broker_list, **client_options(settings))
+    admin = clients.admin(settings)
     try:
         existing = set(admin.list_topics())
         wanted = [settings.topic_prefix + name for name in PIPELINE_TOPICS]

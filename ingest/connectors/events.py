@@ -8,7 +8,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from kafkaio import client_options
+from kafkaio import clients
 from schemas import CaseEvent, CaseEventType, message_id_for
 from schemas.topics import CASE_EVENTS
 
@@ -44,13 +44,12 @@ class EventPublisher:
         self.topic = getattr(settings, "topic_prefix", "") + CASE_EVENTS
         self.failures: list[str] = []
         self._borrowed = producer is not None
-        self._producer = producer or KafkaProducer(
-            bootstrap_servers=settings.broker_list,
+        self._producer = producer or clients.producer(
+            settings,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
             retries=2**31 - 1,
-            **client_options(settings),
         )
 
     def publish_event(self, event: CaseEvent) -> None:

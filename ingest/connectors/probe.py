@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from ingest.connectors.base import TransientError
 from ingest.wire import H_SOURCE_ID
-from kafkaio import client_options
+from kafkaio import clients
 from schemas import Channel
 from schemas.topics import raw_topic
 
@@ -18,12 +18,7 @@ class KafkaProbe:
     def __init__(self, settings: Any, timeout: float = 30.0) -> None:
         self.timeout = timeout
         self.prefix = getattr(settings, "topic_prefix", "")
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=settings.broker_list,
-            enable_auto_commit=False,
-            group_id=None,
-            **client_options(settings),
-        )
+        self._consumer = clients.consumer(settings, enable_auto_commit=False, group_id=None)
 
     def _partitions(self, channel: Channel) -> list[TopicPartition]:
         topic = self.prefix + raw_topic(channel)
