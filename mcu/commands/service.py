@@ -12,6 +12,7 @@ from rich.table import Table
 from ingest.producer import RawPublisher
 from mcu.commands.ingest import publish_lines
 from mcu.settings import get_settings
+from sinks.clickhouse.client import mask_secrets
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic-messages.jsonl"
 
@@ -43,7 +44,8 @@ def worker() -> None:
         except Exception as exc:
             # A store that is down now may be back in a minute: the sinks retry with backoff and
             # hold their offsets meanwhile, and ops see mcu_sink_insert_failures_total rise.
-            click.echo(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}", err=True)
+            why = mask_secrets(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}")
+            click.echo(why, err=True)
     click.echo(f"worker {settings.app_id}: stages {', '.join(register(roles))}", err=True)
     # Started the programmatic way `faust worker` uses internally, rather than nesting Faust's own
     # click CLI inside ours.
