@@ -21,6 +21,9 @@ STREAM_OFFSET_GAPS = Counter(
 )
 SINK_ROWS = Counter("mcu_sink_rows_total", "Rows inserted into ClickHouse", ["table"])
 SINK_FAILURES = Counter("mcu_sink_insert_failures_total", "Failed ClickHouse insert attempts", ["table"])
+SINK_REJECTED = Counter(
+    "mcu_sink_rejected_rows_total", "Rows ClickHouse refused for their data (dead-lettered)", ["table"]
+)
 SINK_LAST_SUCCESS = Gauge(
     "mcu_sink_last_success_timestamp_seconds", "Unix time of the last successful insert", ["table"]
 )

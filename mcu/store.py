@@ -6,8 +6,9 @@ through one thread; the event loop never blocks on an insert.
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
@@ -16,6 +17,7 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Store:
@@ -37,6 +39,15 @@ class Store:
         """Run ``fn(client, *args)`` on the store's thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: fn(self._client_sync(), *args))
+
+    def client(self) -> Client:
+        """The open client, connecting and migrating first; call only on the store's thread."""
+        return self._client_sync()
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the store's thread (for callables that fetch ``client()`` themselves)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args))
 
     async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return await self.run(lambda c: c.query(sql, parameters=parameters or {}).result_rows)

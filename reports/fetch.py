@@ -10,6 +10,7 @@ import logging
 import httpx
 
 from reports.build import Report, ReportRequest, build_report
+from sinks.clickhouse.client import mask_secrets
 
 log = logging.getLogger(__name__)
 REPORTS_PATH = "/reports"
@@ -44,5 +45,5 @@ def fetch_report(dsn: str, worker_url: str, request: ReportRequest) -> Report:
         try:
             return from_worker(worker_url, request)
         except httpx.TransportError as exc:
-            log.info("worker at %s does not answer (%s): opening %s directly", worker_url, exc, dsn)
+            log.info("worker at %s does not answer (%s): opening %s directly", worker_url, exc, mask_secrets(dsn))
     return from_store(dsn, request)

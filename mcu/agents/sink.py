@@ -1,4 +1,5 @@
-"""ClickHouse sinks: batch, insert once, and only then let the offsets be committed."""
+"""ClickHouse sinks: validate, write through ClickHouseSink, dead-letter what the store refuses,
+and only then let the offsets be committed. The batching rules live in sinks/clickhouse/sink.py."""
 
 import asyncio
 import logging
@@ -13,14 +14,23 @@ from pydantic import BaseModel, ValidationError
 
 from mcu.app import app, case_events_topic, cases_topic, dlq_topic, notifications_topic, settings, sla_events_topic
 from mcu.dead_letters import send_dead_letter
-from mcu.metrics import INGEST_TO_SINK, SINK_FAILURES, SINK_LAST_SUCCESS, SINK_ROWS, STAGE_PROCESSED
+from mcu.metrics import (
+    INGEST_TO_SINK,
+    SINK_FAILURES,
+    SINK_LAST_SUCCESS,
+    SINK_REJECTED,
+    SINK_ROWS,
+    STAGE_PROCESSED,
+)
 from mcu.store import store
 from schemas import Case, CaseEvent, DeadLetter, NotificationRecord, SlaEvent
 from sinks.clickhouse import rows
-from sinks.clickhouse.writer import dedup_token, insert_batch
+from sinks.clickhouse.client import mask_secrets
+from sinks.clickhouse.sink import ClickHouseSink, DeliveryReport, RetryableInsertError, SinkRow
 
 log = logging.getLogger(__name__)
 STAGE = "sink"
+STORE_REJECTED = "store_rejected"
 MAX_BACKOFF_SECONDS = 30.0
 
 
@@ -45,39 +55,43 @@ SPECS = [
 ]
 
 
-def _offsets(events: list[EventT]) -> list[tuple[str, int, int]]:
-    return [(e.message.topic, e.message.partition, e.message.offset) for e in events]
+def _source(e: EventT) -> tuple[str, int, int]:
+    return (e.message.topic, e.message.partition, e.message.offset)
 
 
-async def _insert_until_stored(spec: SinkSpec, batch: list[list[Any]], token: str) -> None:
+async def _write_until_done(sink: ClickHouseSink, batch: list[SinkRow]) -> DeliveryReport:
     # Retrying forever is deliberate: giving up would mean acking rows that were never stored.
-    # Ops see the stall through mcu_sink_insert_failures_total and the last-success gauge.
+    # Only errors that a retry may cure get here; rows the server refuses come back in the report.
+    # Ops see a stall through mcu_sink_insert_failures_total and the last-success gauge.
     delay = 0.5
     while True:
         try:
-            await store.run(insert_batch, spec.table, spec.columns, batch, token, bool(store.cluster))
-            return
-        except Exception as exc:
-            SINK_FAILURES.labels(table=spec.table).inc()
-            log.warning("insert into %s failed (%s); retrying in %.1fs", spec.table, exc, delay)
+            return await store.call(sink.write, batch)
+        except Exception as exc:  # RetryableInsertError, or the store cannot even be opened
+            SINK_FAILURES.labels(table=sink.table).inc()
+            why = exc.error.describe() if isinstance(exc, RetryableInsertError) else f"{type(exc).__name__}: {exc}"
+            log.warning("insert into %s failed (%s); retrying in %.1fs", sink.table, mask_secrets(why), delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
 def _make_agent(spec: SinkSpec) -> None:
-    async def sink(stream):  # type: ignore[no-untyped-def]
+    sink = ClickHouseSink(store.client, spec.table, spec.columns, bool(store.cluster))
+    SINK_REJECTED.labels(table=spec.table)  # at 0 from the start, so an alert sees the first one
+
+    async def agent(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.sink_batch_size, within=settings.sink_batch_seconds):
             # take_events acks the batch in a `finally`, even when the worker is cancelled mid-retry.
-            # One extra reference per message keeps those offsets uncommittable until the insert
-            # has really succeeded.
+            # One extra reference per message keeps those offsets uncommittable until every row is
+            # either stored or dead-lettered.
             for e in events:
                 e.message.incref()
-            batch: list[list[Any]] = []
-            fetched: list[datetime] = []
+            batch: list[SinkRow] = []
+            by_source: dict[tuple[str, int, int], tuple[EventT, datetime | None]] = {}
             for e in events:
                 try:
                     record = spec.model.model_validate_json(e.value)
-                    batch.append(spec.to_row(record))
+                    batch.append(SinkRow(_source(e), spec.to_row(record)))
                 except (ValidationError, ValueError, TypeError) as exc:
                     if spec.table == "dead_letters":
                         log.error("unreadable dead letter at %s:%s dropped from the store: %s",
@@ -85,22 +99,40 @@ def _make_agent(spec: SinkSpec) -> None:
                     else:
                         await send_dead_letter(e, STAGE, "validation", str(exc)[:2000])
                     continue
-                t = spec.fetched_at(record)
-                if t is not None:
-                    fetched.append(t)
+                by_source[_source(e)] = (e, spec.fetched_at(record))
             if batch:
-                await _insert_until_stored(spec, batch, dedup_token(spec.table, _offsets(events)))
+                report = await _write_until_done(sink, batch)
+                await _dead_letter_rejected(spec, report, by_source)
                 now = datetime.now(UTC)
-                for t in fetched:
-                    INGEST_TO_SINK.observe((now - t).total_seconds())
-                SINK_ROWS.labels(table=spec.table).inc(len(batch))
-                SINK_LAST_SUCCESS.labels(table=spec.table).set(time.time())
-                STAGE_PROCESSED.labels(stage=STAGE).inc(len(batch))
+                refused = {r.source for r in report.rejected}
+                for source, (_, t) in by_source.items():
+                    if t is not None and source not in refused:
+                        INGEST_TO_SINK.observe((now - t).total_seconds())
+                if report.stored:
+                    SINK_ROWS.labels(table=spec.table).inc(report.stored)
+                    SINK_LAST_SUCCESS.labels(table=spec.table).set(time.time())
+                    STAGE_PROCESSED.labels(stage=STAGE).inc(report.stored)
             for e in events:
                 e.message.decref()
 
-    sink.__name__ = f"sink_{spec.table}"
-    app.agent(spec.topic, name=f"sink_{spec.table}")(sink)
+    agent.__name__ = f"sink_{spec.table}"
+    app.agent(spec.topic, name=f"sink_{spec.table}")(agent)
+
+
+async def _dead_letter_rejected(
+    spec: SinkSpec, report: DeliveryReport, by_source: dict[tuple[str, int, int], tuple[EventT, datetime | None]]
+) -> None:
+    for r in report.rejected:
+        SINK_REJECTED.labels(table=spec.table).inc()
+        event, _ = by_source[r.source]
+        error = mask_secrets(r.error.describe())
+        if spec.table == "dead_letters":
+            # A dead letter the store refuses goes nowhere else: sending it to the dlq again would
+            # bring it straight back here, for ever. Its bytes stay in the dlq topic for replay.
+            log.error("dead letter from %s:%s:%s refused by the store, not stored: %s", *r.source, error)
+            continue
+        log.warning("row from %s:%s:%s refused by the store, dead-lettered: %s", *r.source, error)
+        await send_dead_letter(event, STAGE, STORE_REJECTED, error)
 
 
 for _spec in SPECS:

@@ -13,6 +13,7 @@ from rich.table import Table
 from ingest.producer import RawPublisher
 from mcu.commands.ingest import publish_lines
 from mcu.settings import check_author_key, get_settings
+from sinks.clickhouse.client import mask_secrets
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic-messages.jsonl"
 
@@ -50,7 +51,8 @@ def worker() -> None:
         except Exception as exc:
             # A store that is down now may be back in a minute: the sinks retry with backoff and
             # hold their offsets meanwhile, and ops see mcu_sink_insert_failures_total rise.
-            click.echo(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}", err=True)
+            why = mask_secrets(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}")
+            click.echo(why, err=True)
     click.echo(f"worker {settings.app_id}: stages {', '.join(register(roles))}", err=True)
     # Started the programmatic way `faust worker` uses internally, rather than nesting Faust's own
     # click CLI inside ours.
@@ -74,6 +76,45 @@ def db_migrate() -> None:
     settings = get_settings()
     applied = migrate(connect(settings.resolved_clickhouse_dsn), settings.clickhouse_cluster)
     click.echo("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
+
+
+@db.command("quarantine")
+@click.argument("message_id")
+@click.option("--reason", required=True, help="почему обращение убирается (попадёт в журнал quarantine_log)")
+@click.option("--by", "actor", default=None, help="кто убирает (по умолчанию: пользователь ОС)")
+def db_quarantine(message_id: str, reason: str, actor: str | None) -> None:
+    """Убрать обращение MESSAGE_ID из хранилища и пересчитать агрегаты.
+
+    Удаляются все строки с этим message_id (cases, case_events, sla_events, notifications,
+    case_progress), дневные и месячные агрегаты пересчитываются с месяца обращения, в журнал
+    quarantine_log пишется кто, когда, почему и сколько строк удалено. С chdb:// — только при
+    остановленном worker (он держит хранилище).
+    """
+    import getpass
+
+    from reports.store import refresh
+    from sinks.clickhouse.client import connect
+    from sinks.clickhouse.migrate import migrate
+    from sinks.clickhouse.quarantine import NothingToQuarantine, quarantine
+
+    settings = get_settings()
+    try:
+        client = connect(settings.resolved_clickhouse_dsn)
+        migrate(client, settings.clickhouse_cluster)
+    except Exception as exc:
+        raise click.ClickException(mask_secrets(f"хранилище недоступно: {exc}")) from exc
+    try:
+        result = quarantine(
+            client, message_id, reason, actor or getpass.getuser(), refresh, settings.clickhouse_cluster
+        )
+    except NothingToQuarantine as exc:
+        raise click.ClickException(f"обращение {message_id} в хранилище не найдено, ничего не удалено") from exc
+    removed = ", ".join(f"{t}: {n}" for t, n in result.removed.items() if n)
+    click.echo(f"обращение {message_id} убрано из хранилища ({removed}); запись в quarantine_log сделана")
+    if result.refresh_error:
+        raise click.ClickException(f"агрегаты не пересчитаны: {result.refresh_error}")
+    since = f"с {result.refreshed_from:%m.%Y}" if result.refreshed_from else "полностью"
+    click.echo(f"агрегаты пересчитаны {since}")
 
 
 def _worker_url(path: str) -> str:

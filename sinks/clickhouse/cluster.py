@@ -18,6 +18,13 @@ _CREATE_MV = re.compile(
 )
 _CREATE_VIEW = re.compile(r"^CREATE VIEW IF NOT EXISTS (?P<name>\w+)(?P<rest>\s+AS.*)$", re.S)
 _ALTER = re.compile(r"^ALTER TABLE (?P<name>\w+)(?P<rest>\s.*)$", re.S)
+# Swapping a table in (0009) needs DROP/RENAME of local tables ON CLUSTER and fresh ZooKeeper
+# paths; that is not written yet, so on a cluster such a migration stops before its first step.
+_NO_CLUSTER_VARIANT = re.compile(r"^(DROP|RENAME)\s", re.S)
+NO_CLUSTER_VARIANT = (
+    "SELECT throwIf(1, 'this migration swaps tables (DROP/RENAME) and has no cluster variant yet: "
+    "apply it by hand on each shard, see docs/runbook.md')"
+)
 
 
 def shard_key(body: str) -> str:
@@ -60,6 +67,8 @@ def rewrite(statement: str, cluster: str, tables: set[str]) -> list[str]:
     if m := _ALTER.match(statement):
         local = f"{m['name']}_local" if m["name"] in tables else m["name"]
         return [f"ALTER TABLE {local} {on}{m['rest']}"]
+    if _NO_CLUSTER_VARIANT.match(statement):
+        return [NO_CLUSTER_VARIANT]
     return [statement]  # INSERT ... SELECT and the like go through the Distributed names
 
 
