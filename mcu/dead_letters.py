@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from mcu.app import dlq_topic
 from mcu.metrics import DEAD_LETTERS, STAGE_FAILED
 from schemas import DeadLetter
+from schemas.times import BAD_TIME, is_bad_time
 
 T = TypeVar("T")
 
@@ -44,7 +45,8 @@ async def apply_or_dead_letter(event: EventT, stage: str, fn: Callable[[bytes], 
     try:
         return fn(event.value)
     except ValidationError as exc:
-        await send_dead_letter(event, stage, "validation", str(exc)[:2000])
+        reason = BAD_TIME if is_bad_time(exc.errors()) else "validation"
+        await send_dead_letter(event, stage, reason, str(exc)[:2000])
     except Exception as exc:  # one bad record must never stop the stream
         await send_dead_letter(event, stage, "processing_error", f"{type(exc).__name__}: {exc}")
     return None
