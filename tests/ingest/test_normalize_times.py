@@ -1,9 +1,11 @@
 """Times from outside at the normaliser: out of the window is a ``bad_time`` Rejected, never an exception."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.normalize import Rejected, normalize_record
 from ingest.wire import H_RECEIVED_AT
@@ -69,3 +71,38 @@ def test_email_with_a_date_out_of_the_window_falls_back_to_receipt_time() -> Non
 
 def test_a_received_at_header_out_of_the_window_is_bad_time() -> None:
     assert reason({"text": "x"}, headers={H_RECEIVED_AT: "9999-01-01T00:00:00+00:00"}) == "bad_time"
+
+
+time_values = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(max_size=30)
+    | st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)).map(lambda t: t.isoformat())
+    | st.lists(st.integers(), max_size=2)
+)
+SHAPES = {
+    "raw.vk": lambda v: {**VK, "date": v},
+    "raw.telegram": lambda v: {**TG, "message": {**TG["message"], "date": v}},
+    "raw.webform": lambda v: {"text": "x", "created_at": v},
+    "raw.open311": lambda v: {"service_code": "roads", "description": "яма", "requested_datetime": v},
+    "raw.pos": lambda v: {"Номер": 1, "Дата создания": v, "Текст сообщения": "яма"},
+    "raw.email": lambda v: {"uid": 1, "uidvalidity": 1, "mailbox": "INBOX", "text": "x", "clean": True, "date": v},
+}
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(sorted(SHAPES)), time_values)
+def test_any_time_value_is_a_message_in_the_window_or_a_reasoned_rejection(topic: str, value: object) -> None:
+    try:
+        body = json.dumps(SHAPES[topic](value), allow_nan=True).encode()
+    except (TypeError, ValueError):
+        return
+    try:
+        msg = normalize_record(body, {}, topic, max_bytes=1 << 20, author_key=b"k", max_text_chars=5000, now=NOW)
+    except Rejected as rej:
+        assert rej.reason in {"bad_time", "validation", "bad_json"}, rej
+        return
+    assert msg.created_at.tzinfo is UTC
+    assert datetime(2000, 1, 1, tzinfo=UTC) <= msg.created_at <= NOW + timedelta(days=1)
