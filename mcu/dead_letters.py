@@ -41,14 +41,20 @@ async def send_dead_letter(event: EventT, stage: str, reason: str, error: str) -
 
 
 async def send_dead_letter_value(
-    value: bytes, key: str | None, topic: str, stage: str, reason: str, error: str
+    value: bytes, key: str | None, topic: str, stage: str, reason: str, error: str, offset: int
 ) -> None:
-    """Park a record a stage held itself (not the one it is reading now), e.g. expired waiting events."""
+    """Park a record a stage held itself (not the one it is reading now), e.g. expired waiting events.
+
+    Its Kafka offset is not known any more; ``offset`` must still tell records apart (the store
+    de-duplicates dead letters by topic, partition, offset and stage): pass a negative number
+    derived from the record's own id, so a re-sent letter folds into the first.
+    """
     letter = DeadLetter(
         reason=reason,
         error=error[:2000],
         stage=stage,
         topic=topic,
+        offset=offset,
         key=key,
         original_b64=DeadLetter.encode(value),
         at=datetime.now(UTC),

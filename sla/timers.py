@@ -665,13 +665,14 @@ class SlaTimers:
         self._save(s)
         return events
 
-    def take_expired(self, now: datetime) -> list[Expired]:
-        """Cases whose events have waited longer than ``pending_max_age``; ``drop`` them once their
-        events are dead-lettered, or ``keep`` them if that failed."""
-        limit = _ts(now - self.pending_max_age)
+    def take_expired(self, now: datetime, limit: int = 1000) -> list[Expired]:
+        """Up to ``limit`` cases whose events have waited longer than ``pending_max_age`` (the rest
+        next time: one tick stays short); ``drop`` them once their events are dead-lettered, or
+        ``keep`` them if that failed."""
+        oldest = _ts(now - self.pending_max_age)
         out: list[Expired] = []
         heap = self._waiting_heap
-        while heap and heap[0][0] <= limit:
+        while heap and heap[0][0] <= oldest and len(out) < limit:
             since, mid = heapq.heappop(heap)
             data = self.store.get(mid)
             if data is None or pending_since_of(data) != since:

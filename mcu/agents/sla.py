@@ -16,7 +16,7 @@ from schemas import Case, CaseEvent, SlaEvent
 from schemas.times import EARLIEST
 from sinks.notify.digest import digest_items
 from sinks.notify.wiring import make_notifier
-from sla.timers import DROP_AGE, DROP_REASONS, Refused, kafka_partition
+from sla.timers import DROP_AGE, DROP_REASONS, Refused, event_digest, kafka_partition
 from sla.wiring import make_timers
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ async def _expire_waiting(now: datetime) -> None:
                     STAGE,
                     "sla_pending_expired",
                     f"no case {expired.message_id} arrived within {settings.sla_pending_max_age_hours} h",
+                    offset=-(int.from_bytes(event_digest(str(ev.get("event_id"))), "big") >> 1),
                 )
         except Exception:
             timers.keep(expired)  # the same events, next tick
