@@ -8,8 +8,11 @@ All cases are SYNTHETIC, generated here (channels in rotation, routed to block 3
    then a tick with 100 due, to show the tick does not scan the open ones.
 3. Restore: the store is dumped as (key bytes, value bytes) records, the way the table's changelog
    holds them; a fresh ``SlaTimers`` reloads them and rebuilds its due index, timed.
+4. Events: ``--events`` cases of their own each take 1, 5 and 40 case events (ids as the HTTP API
+   makes them, "api:" + 32 hex digits), and the state bytes per case are printed after each: the
+   cost of remembering every event id for the life of the case.
 
-    .venv/bin/python bench/sla.py [--n 1000000] [--due 10000]
+    .venv/bin/python bench/sla.py [--n 1000000] [--due 10000] [--events 10000]
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
+from schemas import CaseEventType  # noqa: E402
 from schemas.channels import Channel  # noqa: E402
 from sla.calendar import MSK, WorkingCalendar  # noqa: E402
 from sla.policies import load_policies  # noqa: E402
 from sla.timers import SlaTimers  # noqa: E402
-from tests.sla.factories import make_case  # noqa: E402
+from tests.sla.factories import make_case, make_event  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -46,6 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000, help="open timers (cases)")
     ap.add_argument("--due", type=int, default=10_000, help="timers due at the measured tick")
+    ap.add_argument("--events", type=int, default=10_000, help="cases of part 4 (events per case)")
     args = ap.parse_args()
     n, due, small = args.n, args.due, 100
 
@@ -109,6 +114,25 @@ def main() -> None:
     kinds = sorted({(e.kind.value, e.share) for e in later})
     print(f"  tick after restore at 12:15 (80 % of group A): {len(later):,} events {kinds}, {t_later:.0f} ms")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    event_bytes(policies, calendar, args.events)
+
+
+def event_bytes(policies, calendar, n: int) -> None:  # type: ignore[no-untyped-def]
+    """State bytes per case once each case has taken 1, 5 and 40 events (rated: no timer change)."""
+    timers = SlaTimers(policies, calendar)
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=MSK)
+    cases = [make_case(start, Channel.LETTER, source_id=f"bench-ev-{i}") for i in range(n)]
+    for c in cases:
+        timers.on_case(c)
+    done = 0
+    for target in (1, 5, 40):
+        for k in range(done, target):
+            for c in cases:
+                eid = f"api:{hash((c.message_id, k)) & (1 << 128) - 1:032x}"
+                timers.on_event(make_event(c, CaseEventType.RATED, start + timedelta(hours=1 + k), eid, rating=5))
+        done = target
+        avg = sum(len(timers.store[c.message_id]) for c in cases) / n
+        print(f"events: {n:,} cases × {target} events each: state {avg:.0f} B/case avg")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from mcu.app import dlq_topic
 from mcu.metrics import DEAD_LETTERS, STAGE_FAILED
 from schemas import DeadLetter
+from schemas.times import BAD_TIME, is_bad_time
 
 T = TypeVar("T")
 
@@ -39,12 +40,42 @@ async def send_dead_letter(event: EventT, stage: str, reason: str, error: str) -
     await dlq_topic.send(key=letter.key.encode() if letter.key else None, value=letter.model_dump_json().encode())
 
 
+async def send_dead_letter_value(
+    value: bytes, key: str | None, topic: str, stage: str, reason: str, error: str, offset: int
+) -> None:
+    """Park a record a stage held itself (not the one it is reading now), e.g. expired waiting events.
+
+    Its Kafka offset is not known any more; ``offset`` must still tell records apart (the store
+    de-duplicates dead letters by topic, partition, offset and stage): pass a negative number
+    derived from the record's own id, so a re-sent letter folds into the first.
+    """
+    letter = DeadLetter(
+        reason=reason,
+        error=error[:2000],
+        stage=stage,
+        topic=topic,
+        offset=offset,
+        key=key,
+        original_b64=DeadLetter.encode(value),
+        at=datetime.now(UTC),
+    )
+    DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
+    STAGE_FAILED.labels(stage=stage).inc()
+    fut = await dlq_topic.send(key=key.encode() if key else None, value=letter.model_dump_json().encode())
+    await fut
+
+
 async def apply_or_dead_letter(event: EventT, stage: str, fn: Callable[[bytes], T]) -> T | None:
     """``fn(event.value)``, or None after the record went to the dead letters with the reason."""
     try:
         return fn(event.value)
     except ValidationError as exc:
-        await send_dead_letter(event, stage, "validation", str(exc)[:2000])
+        reason = BAD_TIME if is_bad_time(exc.errors()) else "validation"
+        await send_dead_letter(event, stage, reason, str(exc)[:2000])
     except Exception as exc:  # one bad record must never stop the stream
-        await send_dead_letter(event, stage, "processing_error", f"{type(exc).__name__}: {exc}")
+        # A stage's own refusal (e.g. sla.timers.Refused) names its reason; anything else is a bug.
+        reason = getattr(exc, "dead_letter_reason", None)
+        await send_dead_letter(
+            event, stage, reason if isinstance(reason, str) else "processing_error", f"{type(exc).__name__}: {exc}"
+        )
     return None

@@ -2,6 +2,8 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from sla.timers import DROP_REASONS
+
 STAGE_PROCESSED = Counter("mcu_stage_processed_total", "Records a stage finished", ["stage"])
 STAGE_FAILED = Counter("mcu_stage_failed_total", "Records a stage could not take", ["stage"])
 DEAD_LETTERS = Counter("mcu_dead_letters_total", "Records sent to the dead letters", ["stage", "reason"])
@@ -34,5 +36,13 @@ CHANNEL_LAST_SEEN = Gauge(
 NOTIFICATIONS_SENT = Counter("mcu_notifications_sent_total", "Notifications delivered", ["channel"])
 NOTIFICATIONS_FAILED = Counter("mcu_notifications_failed_total", "Notification attempts that failed", ["channel"])
 SLA_EVENTS = Counter("mcu_sla_events_total", "SLA timer events emitted", ["kind", "block"])
+SLA_PENDING = Gauge("mcu_sla_pending_events", "Case events waiting for their case to arrive (this worker)")
+SLA_PENDING_DROPPED = Counter(
+    "mcu_sla_pending_dropped_total",
+    "Case events refused or expired by the bounds on events waiting for their case (sent to the dead letters)",
+    ["reason"],
+)
+for _reason in DROP_REASONS:  # present at 0 from the first scrape, so alerts see the first burst
+    SLA_PENDING_DROPPED.labels(reason=_reason)
 WORKER_REBALANCING = Gauge("mcu_worker_rebalancing", "1 while this worker is in a consumer-group rebalance")
 WORKER_ASSIGNED = Gauge("mcu_worker_assigned_partitions", "Partitions assigned to this worker")

@@ -101,6 +101,17 @@ class Settings(KafkaSettings):
     sla_work_hours: str = Field(
         default="09:00-13:00,14:00-18:00", description="working intervals of a day, Moscow time"
     )
+    sla_pending_max_cases: int = Field(
+        default=10_000,
+        ge=1,
+        description="cases known only by their events (the case not arrived yet) a worker keeps; "
+        "events for more are dead letters (sla_pending_full)",
+    )
+    sla_pending_max_age_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="how long events wait for their case before they become dead letters (sla_pending_expired)",
+    )
     contacts_file: Path | None = Field(
         default=None, description="who gets SLA notifications; see sinks/notify/data/contacts.example.yaml"
     )

@@ -3,6 +3,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from schemas.times import DeadlineTime, OutsideTime
+
 
 class CaseEventType(StrEnum):
     REGISTERED = "registered"
@@ -27,11 +29,11 @@ class CaseEvent(BaseModel):
     event_id: str = Field(min_length=1, description="unique per event; re-delivery keeps it")
     message_id: str = Field(min_length=1)
     type: CaseEventType
-    at: datetime
+    at: OutsideTime = Field(description="when it happened; zone-less means Moscow time; stored in UTC")
     actor: str | None = None
     department: str | None = None
     settlement: str | None = None
-    new_deadline: datetime | None = None
+    new_deadline: DeadlineTime | None = Field(default=None, description="at most a year ahead (schemas/times.py)")
     reason: str | None = None
     rating: int | None = Field(default=None, ge=1, le=5)
     comment: str | None = None

@@ -4,6 +4,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from schemas.channels import Channel
+from schemas.times import OutsideTime
 
 
 class NormalizedMessage(BaseModel):
@@ -13,8 +14,8 @@ class NormalizedMessage(BaseModel):
     channel: Channel
     source_id: str
     source_url: str | None = None
-    created_at: datetime = Field(description="when the resident wrote it (source time)")
-    fetched_at: datetime
+    created_at: OutsideTime = Field(description="when the resident wrote it (source time), UTC; see schemas/times.py")
+    fetched_at: OutsideTime
     normalized_at: datetime
     text: str = Field(min_length=1, max_length=100_000)
     title: str | None = None

@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from schemas.channels import Channel
 from schemas.ids import message_id_for
+from schemas.times import OutsideTime
 
 
 def utcnow() -> datetime:
@@ -19,8 +20,8 @@ class RawEnvelope(BaseModel):
 
     channel: Channel
     source_id: str = Field(min_length=1, max_length=512)
-    received_at: datetime = Field(default_factory=utcnow, description="when the source says it arrived")
-    fetched_at: datetime = Field(default_factory=utcnow, description="when our connector took it")
+    received_at: OutsideTime = Field(default_factory=utcnow, description="when the source says it arrived")
+    fetched_at: OutsideTime = Field(default_factory=utcnow, description="when our connector took it")
     payload: dict[str, Any]
 
     @computed_field  # type: ignore[prop-decorator]

@@ -9,6 +9,7 @@ and the term ends when the office closes that day.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,6 +25,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 MSK = ZoneInfo("Europe/Moscow")
 DEFAULT_OVERRIDES = Path(__file__).parent / "data" / "calendar_overrides.yaml"
 DEFAULT_WORK_HOURS = "09:00-13:00,14:00-18:00"
+# The arithmetic covers these days: from the start of the accepted time window (schemas/times.py)
+# to the last full year ClickHouse's DateTime holds. A deadline beyond it is a CalendarError.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2105, 12, 31)
 
 
 class CalendarError(ValueError):
@@ -131,6 +136,21 @@ def parse_work_hours(spec: str) -> tuple[tuple[time, time], ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class _YearTable:
+    """Prefix sums of one year: working seconds and working days from 1 January through day i."""
+
+    first: date
+    secs_through: list[int]
+    days_through: list[int]
+
+    def secs_before(self, i: int) -> int:
+        return self.secs_through[i - 1] if i else 0
+
+    def working(self, i: int) -> int:
+        return self.days_through[i] - (self.days_through[i - 1] if i else 0)
+
+
+@dataclass(frozen=True, slots=True)
 class DayInfo:
     day: date
     working: bool
@@ -170,6 +190,8 @@ class WorkingCalendar:
         self._not_short = {e.date for e in overrides.not_shortened}
         self.day = lru_cache(maxsize=8192)(self._day)
         self.intervals_of = lru_cache(maxsize=8192)(self._intervals_of)  # type: ignore[method-assign]
+        # At most LAST_DAY.year - FIRST_DAY.year + 1 tables of ~6 KB: the cache needs no bound.
+        self._year_tables = lru_cache(maxsize=None)(self._build_year)
 
     @classmethod
     def from_settings(cls, settings: object) -> WorkingCalendar:
@@ -208,13 +230,10 @@ class WorkingCalendar:
         return self.day(d).working
 
     def next_working_day(self, d: date, *, inclusive: bool = False) -> date:
-        if not inclusive:
-            d += timedelta(days=1)
-        for _ in range(400):
-            if self.day(d).working:
-                return d
-            d += timedelta(days=1)
-        raise CalendarError(f"no working day within 400 days after {d}")
+        _check_day(d, "next working day after")
+        y, i = self._year(d.year), _index(d)
+        before = y.days_through[i] - (y.working(i) if inclusive else 0)
+        return self._nth_working_day(d.year, before + 1)
 
     def intervals_of(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
         """The working intervals of one day as aware Moscow datetimes (empty on a day off)."""
@@ -249,53 +268,125 @@ class WorkingCalendar:
         return datetime.combine(d, self.intervals[-1][1], MSK)
 
     # -- arithmetic
+    #
+    # Every operation below costs O(log 366) per year of its span, not a walk over the days: each
+    # year's working seconds and working days are prefix sums (``_YearTable``), built once per year on
+    # first use (a few ms) and kept. Only years in FIRST_DAY … LAST_DAY exist; anything that would
+    # reach outside is a CalendarError, so a year-9999 input costs nothing instead of a minute.
+
+    def warm(self, first_year: int, last_year: int) -> None:
+        """Build the prefix sums of these years now (at start-up), not on first use in the event loop."""
+        for year in range(max(first_year, FIRST_DAY.year), min(last_year, LAST_DAY.year) + 1):
+            self._year(year)
+
+    def _year(self, year: int) -> _YearTable:
+        return self._year_tables(year)
+
+    def _build_year(self, year: int) -> _YearTable:
+        first = date(year, 1, 1)
+        secs: list[int] = []
+        days: list[int] = []
+        s_total = d_total = 0
+        d = first
+        while d.year == year:
+            worked = int(self.working_seconds_of(d))
+            s_total += worked
+            d_total += self.day(d).working
+            secs.append(s_total)
+            days.append(d_total)
+            d += timedelta(days=1)
+        return _YearTable(first, secs, days)
+
+    def _worked_by(self, t: datetime) -> int | float:
+        """Working seconds of ``t``'s day up to ``t`` (``t`` in Moscow time)."""
+        total: int | float = 0
+        for a, b in self.intervals_of(t.date()):
+            if t <= a:
+                break
+            total += (min(b, t) - a).total_seconds()
+        return total
+
+    def _position(self, t: datetime) -> int | float:
+        """Working seconds from 1 January of ``t``'s year to ``t``."""
+        d = t.date()
+        _check_day(d, "time")
+        y, i = self._year(d.year), _index(d)
+        return y.secs_before(i) + self._worked_by(t)
+
+    def _nth_working_day(self, year: int, k: int) -> date:
+        """The day on which the count of working days since 1 January of ``year`` reaches ``k`` ≥ 1."""
+        y = self._year(year)
+        while k > y.days_through[-1]:
+            k -= y.days_through[-1]
+            year += 1
+            if year > LAST_DAY.year:
+                raise CalendarError(f"the term ends after {LAST_DAY}, beyond the calendar's range")
+            y = self._year(year)
+        return y.first + timedelta(days=bisect_left(y.days_through, k))
 
     def add_calendar_days(self, start: datetime, days: int) -> datetime:
         """ГК РФ ст. 191/193/194: from the day after ``start``; a day-off last day moves forward."""
-        last = _msk(start).date() + timedelta(days=days)
+        try:
+            last = _msk(start).date() + timedelta(days=days)
+        except OverflowError as e:
+            raise CalendarError(f"{days} days after {start} is beyond the calendar's range") from e
         return self.close_of(self.next_working_day(last, inclusive=True)).astimezone(UTC)
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """The n-th working day after the day of ``start``, at closing time."""
+        if days < 0:
+            raise CalendarError(f"a term of {days} working days: terms are not negative")
         d = _msk(start).date()
-        for _ in range(days):
-            d = self.next_working_day(d)
         if days == 0:
-            d = self.next_working_day(d, inclusive=True)
-        return self.close_of(d).astimezone(UTC)
+            return self.close_of(self.next_working_day(d, inclusive=True)).astimezone(UTC)
+        _check_day(d, "start")
+        return self.close_of(
+            self._nth_working_day(d.year, self._year(d.year).days_through[_index(d)] + days)
+        ).astimezone(UTC)
 
     def add_working_seconds(self, start: datetime, seconds: float) -> datetime:
-        """The moment when ``seconds`` of working time have passed since ``start``."""
-        left = max(0.0, seconds)
+        """The moment when ``seconds`` of working time have passed since ``start``.
+
+        With nothing to add it is the first working moment at or after ``start``; a term that ends
+        exactly when an interval closes ends then (13:00), not when the next one opens (14:00).
+        """
+        left = max(0, seconds)
         cur = _msk(start)
         d = cur.date()
-        for _ in range(5000):
+        _check_day(d, "start")
+        if left == 0:
             for a, b in self.intervals_of(d):
-                if b <= cur:
-                    continue
-                a = max(a, cur)
-                span = (b - a).total_seconds()
-                if span >= left:
-                    return (a + timedelta(seconds=left)).astimezone(UTC)
-                left -= span
-            d += timedelta(days=1)
-            cur = datetime.combine(d, time(0), MSK)
-        raise CalendarError(f"working time {seconds}s after {start} is beyond the calendar's horizon")
+                if b > cur:
+                    return max(a, cur).astimezone(UTC)
+            return self.intervals_of(self.next_working_day(d))[0][0].astimezone(UTC)
+        year = d.year
+        y = self._year(year)
+        k = self._position(cur) + left
+        while k > y.secs_through[-1]:
+            k -= y.secs_through[-1]
+            year += 1
+            if year > LAST_DAY.year:
+                raise CalendarError(f"working time {seconds}s after {start} is beyond the calendar's range")
+            y = self._year(year)
+        i = bisect_left(y.secs_through, k)
+        rem = k - y.secs_before(i)
+        for a, b in self.intervals_of(y.first + timedelta(days=i)):
+            span = (b - a).total_seconds()
+            if span >= rem:
+                return (a + timedelta(seconds=rem)).astimezone(UTC)
+            rem -= span
+        raise AssertionError("prefix sums and intervals disagree")  # pragma: no cover
 
     def working_seconds_between(self, a: datetime, b: datetime) -> float:
         """Working time in [a, b); negative when b < a."""
         if b < a:
             return -self.working_seconds_between(b, a)
         a, b = _msk(a), _msk(b)
-        total = 0.0
-        d = a.date()
-        while d <= b.date():
-            for x, y in self.intervals_of(d):
-                lo, hi = max(x, a), min(y, b)
-                if hi > lo:
-                    total += (hi - lo).total_seconds()
-            d += timedelta(days=1)
-        return total
+        pa, pb = self._position(a), self._position(b)
+        total = pb - pa
+        for year in range(a.year, b.year):
+            total += self._year(year).secs_through[-1]
+        return float(total)
 
     def deadline(self, start: datetime, term: Term | str) -> datetime:
         """When a term that began at ``start`` ends, in UTC."""
@@ -312,9 +403,9 @@ class WorkingCalendar:
             case Unit.WORKING_MINUTES:
                 return self.add_working_seconds(start, n * 60)
             case Unit.HOURS:
-                return (start + timedelta(hours=n)).astimezone(UTC)
+                return _plain(start, timedelta(hours=n))
             case Unit.MINUTES:
-                return (start + timedelta(minutes=n)).astimezone(UTC)
+                return _plain(start, timedelta(minutes=n))
         raise CalendarError(f"unknown unit {term.unit}")
 
     def point_at_share(self, start: datetime, deadline: datetime, share: float, working: bool) -> datetime:
@@ -344,6 +435,24 @@ class WorkingCalendar:
 
     def days_off_with_names(self, days: Iterable[DayInfo]) -> list[DayInfo]:
         return [x for x in days if not x.working and x.holiday]
+
+
+def _check_day(d: date, what: str) -> None:
+    if not FIRST_DAY <= d <= LAST_DAY:
+        raise CalendarError(f"{what} {d} is outside the calendar's range {FIRST_DAY} … {LAST_DAY}")
+
+
+def _index(d: date) -> int:
+    return d.timetuple().tm_yday - 1
+
+
+def _plain(start: datetime, span: timedelta) -> datetime:
+    try:
+        end = start + span
+    except OverflowError as e:
+        raise CalendarError(f"{span} after {start} is beyond the calendar's range") from e
+    _check_day(end.date(), "deadline")
+    return end.astimezone(UTC)
 
 
 def _msk(t: datetime) -> datetime:

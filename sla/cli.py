@@ -10,7 +10,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sla.calendar import DEFAULT_OVERRIDES, DEFAULT_WORK_HOURS, MSK, CalendarError, WorkingCalendar, parse_term
+from sla.calendar import (
+    DEFAULT_OVERRIDES,
+    DEFAULT_WORK_HOURS,
+    FIRST_DAY,
+    LAST_DAY,
+    MSK,
+    CalendarError,
+    WorkingCalendar,
+    parse_term,
+)
 from sla.policies import PolicyError, load_policies
 
 MONTHS = [
@@ -108,7 +117,12 @@ def deadline_cmd(start: str, term_text: str, work_hours: str | None, overrides: 
     if t0.tzinfo is None:
         t0 = t0.replace(tzinfo=MSK)
     cal = _calendar(work_hours, overrides)
-    due = cal.deadline(t0, term)
+    try:
+        due = cal.deadline(t0, term)
+    except CalendarError as e:
+        raise click.ClickException(
+            f"срок не вычислить: календарь охватывает {FIRST_DAY:%d.%m.%Y} … {LAST_DAY:%d.%m.%Y} ({e})"
+        ) from e
     click.echo(f"начало: {t0.astimezone(MSK):%d.%m.%Y %H:%M} МСК")
     click.echo(f"срок:   {term}")
     local = due.astimezone(MSK)

@@ -8,10 +8,17 @@ store (a dict in tests, a Faust table with a changelog in the worker).
 
 Dedup keys are derived only from the case, the term, its cycle and the step (or the triggering
 event id), so a timer re-fired after a restart carries the same key as before.
+
+Case events are applied once for the life of the case: the state keeps an 8-byte digest of every
+event id it took (not the last 32, after which a replayed ``reopened`` reopened the case again).
+Events for a case not seen yet wait in its state, bounded per case, in number of such cases and in
+age; what a bound refuses is a ``Refused`` (the worker dead-letters it with the reason).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import heapq
 import json
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
@@ -19,13 +26,42 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from schemas import Case, CaseEvent, CaseEventType, SlaEvent, SlaEventKind
 from sla.calendar import Term, WorkingCalendar
 from sla.policies import Policy, PolicySet, StartFrom, TermName, TermPolicy
 
-FORMAT = 1
-SEEN_EVENTS = 32  # remembered event ids per case, against re-delivery
+FORMAT = 2  # 2: event ids as digests for the life of the case, pending age; 1 is still read
+MAX_EVENTS = 1000  # events one case may take: past that it is a flood, not a case (Refused)
 MAX_PENDING = 256  # events kept for a case that has not arrived yet
+DIGEST = 8  # bytes of an event id's digest: a collision among 1000 ids of a case is ~3e-14
+PENDING_MAX_CASES = 10_000  # default bound on cases known only by their events (per worker)
+PENDING_MAX_AGE = timedelta(days=7)  # default: how long events may wait for their case
+
+# Reasons of refused events: the label values of mcu_sla_pending_dropped_total and dead letters.
+DROP_PER_CASE = "per_case"
+DROP_CASES = "cases"
+DROP_AGE = "age"
+DROP_REASONS = (DROP_PER_CASE, DROP_CASES, DROP_AGE)
+
+
+class Refused(Exception):
+    """A case event the timers will not keep; ``dead_letter_reason`` is what its dead letter says."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.dead_letter_reason = {
+            DROP_PER_CASE: "sla_pending_full",
+            DROP_CASES: "sla_pending_full",
+            DROP_AGE: "sla_pending_expired",
+        }.get(reason, reason)
+
+
+def event_digest(event_id: str) -> bytes:
+    return hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=DIGEST).digest()
+
 
 # One letter per term name in the stored state: a million states, every byte counts.
 _T2C = {
@@ -53,13 +89,19 @@ class TermTimer:
     step: int = 0  # steps of the schedule already fired
     ext: int = 0  # bumps when the schedule is rebuilt (extension, interim answer): new dedup keys
     working: bool = False  # shares in working time (else in clock time)
+    # (event time, sequence) of the extension that set the deadline: a later correction wins by
+    # these, so an extension delivered late cannot undo a newer one. 0: not extended.
+    xa: int = 0
+    xs: int = 0
 
     def pack(self) -> list[Any]:
-        return [_T2C[self.name], self.start, self.deadline, self.step, self.ext, int(self.working)]
+        out = [_T2C[self.name], self.start, self.deadline, self.step, self.ext, int(self.working)]
+        return [*out, self.xa, self.xs] if self.xa else out
 
     @classmethod
     def unpack(cls, v: list[Any]) -> TermTimer:
-        return cls(_C2T[v[0]], v[1], v[2], v[3], v[4], bool(v[5]))
+        xa, xs = (v[6], v[7]) if len(v) > 7 else (0, 0)
+        return cls(_C2T[v[0]], v[1], v[2], v[3], v[4], bool(v[5]), xa, xs)
 
 
 @dataclass(slots=True)
@@ -83,18 +125,28 @@ class CaseTimers:
     closed: bool = False
     terms: list[TermTimer] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)
+    pending_since: int | None = None  # receipt time of the first waiting event (for the age bound)
+    seen: bytes = b""  # DIGEST-byte digests of every event id taken, in order of arrival
     next_fire: int | None = None
 
     def term(self, name: TermName) -> TermTimer | None:
         return next((t for t in self.terms if t.name == name), None)
+
+    def has_seen(self, digest: bytes) -> bool:
+        seen = self.seen
+        return any(seen[i : i + DIGEST] == digest for i in range(0, len(seen), DIGEST))
+
+    @property
+    def events_seen(self) -> int:
+        return len(self.seen) // DIGEST
 
 
 # ---------------------------------------------------------------- (de)serialisation
 
 
 def dumps(state: CaseTimers) -> bytes:
-    """``b"<next fire or ->|<json>"``: the prefix lets the index be rebuilt without parsing JSON."""
+    """``b"<next fire | - | w<since>>|<json>"``: the prefix lets the indexes be rebuilt without parsing
+    JSON (``w``: only events, waiting since then for their case)."""
     body: dict[str, Any] = {"v": FORMAT}
     if state.rule:
         body.update(
@@ -117,16 +169,24 @@ def dumps(state: CaseTimers) -> bytes:
     if state.pending:
         body["q"] = state.pending
     if state.seen:
-        body["e"] = state.seen
-    nf = "-" if state.next_fire is None else str(state.next_fire)
+        body["e"] = base64.b64encode(state.seen).decode("ascii")
+    if state.next_fire is not None:
+        nf = str(state.next_fire)
+    elif not state.rule and state.pending and state.pending_since is not None:
+        nf = f"w{state.pending_since}"
+    else:
+        nf = "-"
     return nf.encode() + b"|" + json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def loads(message_id: str, data: bytes) -> CaseTimers:
     head, _, raw = data.partition(b"|")
     b = json.loads(raw)
-    if b.get("v") != FORMAT:
+    if b.get("v") not in (1, FORMAT):
         raise ValueError(f"SLA state of {message_id}: unknown format {b.get('v')}")
+    seen = b.get("e", "")
+    # Format 1 kept the last 32 ids themselves; their digests carry on what they remembered.
+    seen = b"".join(map(event_digest, seen)) if isinstance(seen, list) else base64.b64decode(seen)
     return CaseTimers(
         message_id=message_id,
         rule=b.get("r", ""),
@@ -145,15 +205,22 @@ def loads(message_id: str, data: bytes) -> CaseTimers:
         closed=bool(b.get("x", 0)),
         terms=[TermTimer.unpack(t) for t in b.get("t", [])],
         pending=b.get("q", []),
-        seen=b.get("e", []),
-        next_fire=None if head == b"-" else int(head),
+        pending_since=int(head[1:]) if head.startswith(b"w") else None,
+        seen=seen,
+        next_fire=None if head == b"-" or head.startswith(b"w") else int(head),
     )
 
 
 def next_fire_of(data: bytes) -> int | None:
     """The next fire time stored in serialised state, read without parsing the rest."""
     head = data[: data.index(b"|")]
-    return None if head == b"-" else int(head)
+    return None if head == b"-" or head.startswith(b"w") else int(head)
+
+
+def pending_since_of(data: bytes) -> int | None:
+    """When the events of a case known only by its events began to wait (None for any other state)."""
+    head = data[: data.index(b"|")]
+    return int(head[1:]) if head.startswith(b"w") else None
 
 
 # ---------------------------------------------------------------- the rules
@@ -287,22 +354,40 @@ class SlaRules:
                 continue
             s.terms.append(self._new_term(tp, self._start_of(s, tp)))
         events: list[SlaEvent] = []
-        pending, s.pending = s.pending, []
-        for raw in sorted(pending, key=lambda e: datetime.fromisoformat(e["at"])):
-            s, more = self.apply_event(s, CaseEvent.model_validate(raw))
+        pending, s.pending, s.pending_since = s.pending, [], None
+        waiting: list[CaseEvent] = []
+        for raw in pending:
+            try:
+                # Validation puts every time in UTC: a zone-less ``at`` kept by an older version
+                # beside an aware one no longer makes the sort below raise TypeError.
+                waiting.append(CaseEvent.model_validate(raw))
+            except ValidationError:
+                continue  # kept by a version without the time window: it could never be applied
+        # By event time, then by arrival (the sort is stable): the order the events happened in.
+        for ev in sorted(waiting, key=lambda e: e.at):
+            s, more = self.apply_event(s, ev)
             events.extend(more)
         self._refresh(s)
         return s, events
 
-    def apply_event(self, state: CaseTimers | None, ev: CaseEvent) -> tuple[CaseTimers, list[SlaEvent]]:
+    def apply_event(
+        self, state: CaseTimers | None, ev: CaseEvent, now: int | None = None
+    ) -> tuple[CaseTimers, list[SlaEvent]]:
+        """``now``: when the event was received (epoch s), the start of its wait if it must wait."""
         s = state or CaseTimers(ev.message_id)
-        if ev.event_id in s.seen or any(p.get("event_id") == ev.event_id for p in s.pending):
+        digest = event_digest(ev.event_id)
+        if s.has_seen(digest) or any(p.get("event_id") == ev.event_id for p in s.pending):
             return s, []
         if not s.rule:  # the case has not arrived: keep the event, apply it when it does
-            if len(s.pending) < MAX_PENDING:
-                s.pending.append(ev.model_dump(mode="json", exclude_none=True))
+            if len(s.pending) >= MAX_PENDING:
+                raise Refused(DROP_PER_CASE, f"{MAX_PENDING} events already wait for case {ev.message_id}")
+            s.pending.append(ev.model_dump(mode="json", exclude_none=True))
+            if s.pending_since is None:
+                s.pending_since = _ts(ev.at) if now is None else now
             return s, []
-        s.seen = [*s.seen[-(SEEN_EVENTS - 1) :], ev.event_id]
+        if s.events_seen >= MAX_EVENTS:
+            raise Refused("too_many_events", f"case {ev.message_id} has taken {MAX_EVENTS} events already")
+        s.seen += digest
         at = _ts(ev.at)
         out: list[SlaEvent] = []
         T, E = CaseEventType, SlaEventKind
@@ -354,7 +439,7 @@ class SlaRules:
             case T.REJECTED | T.CANCELLED | T.MERGED:
                 out += self._stop(s, ev, at)
             case T.EXTENDED:
-                out += self._extend(s, ev, at)
+                out += self._extend(s, ev, at, s.events_seen)
             case T.REOPENED:
                 out += self._reopen(s, ev, at)
             case T.RATED:
@@ -422,11 +507,13 @@ class SlaRules:
                 out.append(self._event(s, t, SlaEventKind.MOVED, f"moved:{ev.event_id}", at, 0.0, reason=origin.value))
         return out
 
-    def _extend(self, s: CaseTimers, ev: CaseEvent, at: int) -> list[SlaEvent]:
+    def _extend(self, s: CaseTimers, ev: CaseEvent, at: int, seq: int) -> list[SlaEvent]:
         name = TermName(ev.term) if ev.term in TermName._value2member_map_ else TermName.RESOLUTION
         t = s.term(name)
         if t is None:
             return []
+        if (at, seq) < (t.xa, t.xs):
+            return []  # an older extension delivered late: the newer one (by event time) stands
         pol = self.policy_of(s)
         if ev.new_deadline is not None:
             new = _ts(ev.new_deadline)
@@ -441,6 +528,7 @@ class SlaRules:
                 reason += f"; дольше допустимого продления ({pol.max_extension})"
         t.deadline = new
         t.ext += 1
+        t.xa, t.xs = at, seq
         self._skip_past(s, t, at)
         return [self._event(s, t, SlaEventKind.MOVED, f"moved:{ev.event_id}", at, 0.0, reason=reason)]
 
@@ -491,6 +579,15 @@ class DueIndex:
 
 
 @dataclass(slots=True)
+class Expired:
+    """Events that waited too long for their case: the worker dead-letters them, then ``drop``s."""
+
+    message_id: str
+    data: bytes  # the state as it was taken: dropped only if still exactly this
+    events: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
 class Collected:
     """Events of one tick and the states to store once they are sent (at-least-once order)."""
 
@@ -508,6 +605,10 @@ class SlaTimers:
         calendar: WorkingCalendar,
         store: MutableMapping[str, bytes] | None = None,
         owns: Callable[[str], bool] | None = None,
+        *,
+        pending_max_cases: int = PENDING_MAX_CASES,
+        pending_max_age: timedelta = PENDING_MAX_AGE,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.rules = SlaRules(policies, calendar)
         self.store: MutableMapping[str, bytes] = {} if store is None else store
@@ -515,6 +616,14 @@ class SlaTimers:
         # Which cases this worker fires: a table may also hold standby partitions' keys, and only
         # the owner of a partition may fire its timers. None: all of them (one worker, tests).
         self.owns = owns
+        self.pending_max_cases = pending_max_cases
+        self.pending_max_age = pending_max_age
+        self.clock = clock
+        # Cases known only by their events: message id → events waiting; a heap of (since, id)
+        # for the age bound (stale entries dropped when they surface, as in DueIndex).
+        self._waiting: dict[str, int] = {}
+        self._waiting_heap: list[tuple[int, str]] = []
+        self.pending_events = 0
 
     def _load(self, message_id: str) -> CaseTimers | None:
         raw = self.store.get(message_id)
@@ -527,6 +636,19 @@ class SlaTimers:
             self.store[s.message_id] = data
         if s.next_fire is not None and (before is None or next_fire_of(before) != s.next_fire):
             self.index.push(s.message_id, s.next_fire)
+        self._track_waiting(s.message_id, data)
+
+    def _track_waiting(self, message_id: str, data: bytes | None) -> None:
+        since = None if data is None else pending_since_of(data)
+        old = self._waiting.pop(message_id, 0)
+        self.pending_events -= old
+        if since is None:
+            return
+        n = len(loads(message_id, data).pending) if data is not None else 0
+        self._waiting[message_id] = n
+        self.pending_events += n
+        if not old:
+            heapq.heappush(self._waiting_heap, (since, message_id))
 
     def on_case(self, case: Case) -> list[SlaEvent]:
         s, events = self.rules.apply_case(self._load(case.message_id), case)
@@ -534,9 +656,46 @@ class SlaTimers:
         return events
 
     def on_event(self, event: CaseEvent) -> list[SlaEvent]:
-        s, events = self.rules.apply_event(self._load(event.message_id), event)
+        """The event applied, or kept until its case arrives; ``Refused`` when a bound says no."""
+        s = self._load(event.message_id)
+        if (s is None or not s.rule) and event.message_id not in self._waiting:
+            if len(self._waiting) >= self.pending_max_cases:
+                raise Refused(DROP_CASES, f"{len(self._waiting)} cases already wait for their first record")
+        s, events = self.rules.apply_event(s, event, now=_ts(self.clock()))
         self._save(s)
         return events
+
+    def take_expired(self, now: datetime, limit: int = 1000) -> list[Expired]:
+        """Up to ``limit`` cases whose events have waited longer than ``pending_max_age`` (the rest
+        next time: one tick stays short); ``drop`` them once their events are dead-lettered, or
+        ``keep`` them if that failed."""
+        oldest = _ts(now - self.pending_max_age)
+        out: list[Expired] = []
+        heap = self._waiting_heap
+        while heap and heap[0][0] <= oldest and len(out) < limit:
+            since, mid = heapq.heappop(heap)
+            data = self.store.get(mid)
+            if data is None or pending_since_of(data) != since:
+                continue  # the case arrived, or this is a stale entry
+            if self.owns is not None and not self.owns(mid):
+                continue
+            out.append(Expired(mid, data, loads(mid, data).pending))
+        return out
+
+    def drop(self, expired: Expired) -> bool:
+        """Remove the waiting events of ``expired`` unless the state changed meanwhile."""
+        if self.store.get(expired.message_id) != expired.data:
+            self.keep(expired)
+            return False
+        del self.store[expired.message_id]
+        self._track_waiting(expired.message_id, None)
+        return True
+
+    def keep(self, expired: Expired) -> None:
+        data = self.store.get(expired.message_id)
+        since = None if data is None else pending_since_of(data)
+        if since is not None:
+            heapq.heappush(self._waiting_heap, (since, expired.message_id))
 
     def collect(self, now: datetime) -> Collected:
         """Fire what is due; the caller sends the events, then calls ``commit``."""
@@ -585,13 +744,28 @@ class SlaTimers:
         return batch.events
 
     def rebuild(self) -> int:
-        """Re-create the due index from the store (after a restart or a partition assignment)."""
+        """Re-create the due index and the waiting cases from the store (after a restart or a
+        partition assignment)."""
         entries = []
         owns = self.owns
+        self._waiting.clear()
+        self._waiting_heap.clear()
+        self.pending_events = 0
         for mid, raw in self.store.items():
+            if owns is not None and not owns(mid):
+                continue
             nf = next_fire_of(raw)
-            if nf is not None and (owns is None or owns(mid)):
+            if nf is not None:
                 entries.append((mid, nf))
+            elif raw.startswith(b"w") or (raw.startswith(b"-") and b'"q":' in raw):
+                # (a format-1 state kept its waiting events under "-": it starts its wait now)
+                s = loads(mid, raw)
+                if not s.rule and s.pending:
+                    if s.pending_since is None:
+                        s.pending_since = _ts(self.clock())
+                        raw = dumps(s)
+                        self.store[mid] = raw
+                    self._track_waiting(mid, raw)
         self.index.rebuild(entries)
         return len(entries)
 

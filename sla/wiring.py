@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from datetime import timedelta
 from typing import Any
 
 from sla.calendar import DEFAULT_OVERRIDES, WorkingCalendar
 from sla.policies import load_policies
-from sla.timers import SlaTimers
+from sla.timers import PENDING_MAX_CASES, SlaTimers
 
 
 def make_calendar(settings: Any) -> WorkingCalendar:
@@ -19,4 +20,10 @@ def make_calendar(settings: Any) -> WorkingCalendar:
 
 def make_timers(settings: Any, store: MutableMapping[str, bytes] | None = None) -> SlaTimers:
     """Timers over ``store`` (a Faust table with ``value_serializer='raw'`` in the worker)."""
-    return SlaTimers(load_policies(settings.sla_policies_file), make_calendar(settings), store)
+    return SlaTimers(
+        load_policies(settings.sla_policies_file),
+        make_calendar(settings),
+        store,
+        pending_max_cases=getattr(settings, "sla_pending_max_cases", PENDING_MAX_CASES),
+        pending_max_age=timedelta(hours=getattr(settings, "sla_pending_max_age_hours", 168.0)),
+    )

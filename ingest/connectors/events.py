@@ -10,6 +10,7 @@ from kafka import KafkaProducer
 
 from kafkaio import clients
 from schemas import CaseEvent, CaseEventType, message_id_for
+from schemas.times import TIME_CONTEXT
 from schemas.topics import CASE_EVENTS
 
 
@@ -24,15 +25,20 @@ def make_event(
     source_id: str,
     kind: CaseEventType,
     at: datetime,
+    now: datetime | None = None,
     **fields: Any,
 ) -> CaseEvent:
+    """``now``: the clock the time window is checked against (a simulation's own); wall clock if None."""
     extra = str(fields.get("rating") or "") + str(fields.get("comment") or "")[:200]
-    return CaseEvent(
-        event_id=event_id_for(channel, source_id, kind.value, at, extra),
-        message_id=message_id_for(channel, source_id),
-        type=kind,
-        at=at,
-        **fields,
+    return CaseEvent.model_validate(
+        {
+            "event_id": event_id_for(channel, source_id, kind.value, at, extra),
+            "message_id": message_id_for(channel, source_id),
+            "type": kind,
+            "at": at,
+            **fields,
+        },
+        context={TIME_CONTEXT: now},
     )
 
 

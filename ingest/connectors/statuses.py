@@ -6,7 +6,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ingest.connectors.events import make_event
+from pydantic import ValidationError
+
+from ingest.connectors.events import make_event as _make_event
 from ingest.connectors.tables import parse_local_datetime
 from schemas import CaseEvent, CaseEventType
 
@@ -61,8 +63,18 @@ def row_events(
     deadline: Any = None,
     actor: Any = None,
 ) -> list[CaseEvent]:
-    """Events a row proves: an event without a date of its own is not invented (it is skipped)."""
-    events: list[CaseEvent] = []
+    """Events a row proves: an event without a usable date of its own is not invented (it is skipped).
+
+    A date outside the window of schemas/times.py (a typo like 31.12.9999) is not usable either.
+    """
+    events: list[CaseEvent | None] = []
+
+    def make_event(channel: str, source_id: str, kind: CaseEventType, at: datetime, **fields: Any) -> CaseEvent | None:
+        try:
+            return _make_event(channel, source_id, kind, at, **fields)
+        except ValidationError:
+            return None
+
     answered_at = parse_local_datetime(answer_at)
     kind = status_type(status)
     at = parse_local_datetime(status_at) or answered_at
@@ -83,4 +95,4 @@ def row_events(
     when_rated: datetime | None = parse_local_datetime(rated_at) or answered_at
     if stars is not None and when_rated is not None:
         events.append(make_event(channel, source_id, CaseEventType.RATED, when_rated, rating=stars))
-    return events
+    return [e for e in events if e is not None]

@@ -11,6 +11,7 @@ from ingest.normalize.generic import generic_fields
 from ingest.normalize.rejected import Rejected
 from ingest.pseudonymize import pseudonymize
 from schemas import Channel, NormalizedMessage, RawEnvelope
+from schemas.times import BAD_TIME, TIME_CONTEXT, BadTime, check_time, is_bad_time
 
 FieldMapper = Callable[[RawEnvelope], dict[str, Any]]
 
@@ -18,7 +19,11 @@ FieldMapper = Callable[[RawEnvelope], dict[str, Any]]
 MAPPERS: dict[Channel, FieldMapper] = {}
 
 
-def normalize(env: RawEnvelope, *, author_key: bytes, max_text_chars: int) -> NormalizedMessage:
+def normalize(
+    env: RawEnvelope, *, author_key: bytes, max_text_chars: int, now: datetime | None = None
+) -> NormalizedMessage:
+    """``now`` is the clock the time window is checked against (schemas/times.py); wall clock if None."""
+    now = datetime.now(UTC) if now is None else now
     mapper = MAPPERS.get(env.channel, generic_fields)
     fields = mapper(env)
     text = fields.get("text")
@@ -27,19 +32,40 @@ def normalize(env: RawEnvelope, *, author_key: bytes, max_text_chars: int) -> No
     if isinstance(text, str) and len(text) > max_text_chars:
         raise Rejected("too_large", f"text of {len(text)} characters, limit {max_text_chars}")
     author = fields.pop("author", None)
+    fields["created_at"] = _created_at(fields, now)
     try:
-        return NormalizedMessage(
-            message_id=env.message_id,
-            channel=env.channel,
-            source_id=env.source_id,
-            fetched_at=env.fetched_at,
-            normalized_at=datetime.now(UTC),
-            author_id=pseudonymize(author, author_key) if author else None,
-            **fields,
+        return NormalizedMessage.model_validate(
+            {
+                "message_id": env.message_id,
+                "channel": env.channel,
+                "source_id": env.source_id,
+                "fetched_at": env.fetched_at,
+                "normalized_at": now,
+                "author_id": pseudonymize(author, author_key) if author else None,
+                **fields,
+            },
+            context={TIME_CONTEXT: now},
         )
     except ValidationError as exc:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        raise Rejected("validation", detail) from exc
+        raise Rejected(BAD_TIME if is_bad_time(exc.errors()) else "validation", detail) from exc
+
+
+def _created_at(fields: dict[str, Any], now: datetime) -> datetime:
+    """The source's time in the window, or the mapper's fallback (e-mail: when we received it)."""
+    fallback = fields.pop("created_at_fallback", None)
+    value = fields.get("created_at")
+    if not isinstance(value, datetime):
+        raise Rejected("validation", f"created_at: expected a date-time, got {type(value).__name__}")
+    try:
+        return check_time(value, "created_at", now=now)
+    except BadTime as exc:
+        if fallback is None:
+            raise Rejected(exc.reason, str(exc)) from exc
+        try:
+            return check_time(fallback, "received_at", now=now)
+        except BadTime:
+            raise Rejected(exc.reason, str(exc)) from exc
 
 
 def normalize_record(
@@ -50,9 +76,11 @@ def normalize_record(
     max_bytes: int,
     author_key: bytes,
     max_text_chars: int,
+    now: datetime | None = None,
 ) -> NormalizedMessage:
-    env = envelope_from_record(value, headers, topic, max_bytes)
-    return normalize(env, author_key=author_key, max_text_chars=max_text_chars)
+    now = datetime.now(UTC) if now is None else now
+    env = envelope_from_record(value, headers, topic, max_bytes, now=now)
+    return normalize(env, author_key=author_key, max_text_chars=max_text_chars, now=now)
 
 
 __all__ = ["MAPPERS", "Rejected", "envelope_from_record", "normalize", "normalize_record"]

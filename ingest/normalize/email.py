@@ -37,6 +37,8 @@ def fields(env: RawEnvelope) -> dict[str, Any]:
         "text": text,
         "title": p.get("subject"),
         "created_at": created,
+        # A sender's clock set to 1980 or 2099 is as common as a broken header: same fallback.
+        "created_at_fallback": env.received_at,
         "author": p.get("from"),
         "hints": {k: str(p[k]) for k in ("mailbox",) if p.get(k)},
         "extra": extra,

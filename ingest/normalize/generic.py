@@ -1,10 +1,11 @@
 """The field names most channels' JSON uses; a channel with its own shape gets its own mapper."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ingest.normalize.rejected import Rejected
 from schemas import RawEnvelope
+from schemas.times import BadTime, UnreadableTime, from_epoch, read_time
 
 TEXT_FIELDS = ("text", "message", "body", "description", "content")
 TIME_FIELDS = ("created_at", "date", "created", "requested_datetime")
@@ -20,20 +21,23 @@ def first(payload: dict[str, Any], names: tuple[str, ...]) -> Any:
 
 
 def parse_time(value: Any, field: str) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (ValueError, OverflowError, OSError) as exc:
-            raise Rejected("validation", f"{field}: {value!r} is not a usable Unix time") from exc
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError as exc:
-            raise Rejected("validation", f"{field}: not an ISO date-time: {value[:40]!r}") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise Rejected("validation", f"{field}: expected a date-time, got {type(value).__name__}")
+    """A source's time as aware UTC (zone-less: Moscow time); ``normalize`` checks the window."""
+    try:
+        return read_time(value, field)
+    except BadTime as exc:
+        raise Rejected(exc.reason, str(exc)) from exc
+    except UnreadableTime as exc:
+        raise Rejected("validation", str(exc)) from exc
+
+
+def epoch_time(value: Any, field: str) -> datetime:
+    """A Unix time an API gives (VK, Telegram ``date``); overflow is ``bad_time``, never OverflowError."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Rejected("validation", f"{field}: expected unix time, got {str(value)[:40]!r}")
+    try:
+        return from_epoch(value, field)
+    except BadTime as exc:
+        raise Rejected(exc.reason, str(exc)) from exc
 
 
 def generic_fields(env: RawEnvelope) -> dict[str, Any]:

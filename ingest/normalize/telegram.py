@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from ingest.connectors.telegram import MESSAGE_KINDS
+from ingest.normalize.generic import epoch_time
 from ingest.normalize.rejected import Rejected
 from schemas import RawEnvelope
 
@@ -19,9 +19,7 @@ def fields(env: RawEnvelope) -> dict[str, Any]:
     text = msg.get("text", msg.get("caption"))
     if text is not None and not isinstance(text, str):
         raise Rejected("validation", f"{kind}.text: expected a string, got {type(text).__name__}")
-    date = msg.get("date")
-    if not isinstance(date, int) or isinstance(date, bool):
-        raise Rejected("validation", f"{kind}.date: expected unix time, got {str(date)[:40]!r}")
+    created_at = epoch_time(msg.get("date"), f"{kind}.date")
     chat = msg.get("chat") if isinstance(msg.get("chat"), dict) else {}
     sender = msg.get("from") if isinstance(msg.get("from"), dict) else {}
     username = chat.get("username")
@@ -34,7 +32,7 @@ def fields(env: RawEnvelope) -> dict[str, Any]:
     author = sender.get("id") or chat.get("id")
     return {
         "text": text,
-        "created_at": datetime.fromtimestamp(date, UTC),
+        "created_at": created_at,
         "source_url": url,
         "author": None if author is None else f"tg:{author}",
         "lat": loc.get("latitude"),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from ingest.normalize.generic import epoch_time
 from ingest.normalize.rejected import Rejected
 from schemas import RawEnvelope
 
@@ -30,9 +30,7 @@ def fields(env: RawEnvelope) -> dict[str, Any]:
     text = p.get("text")
     if text is not None and not isinstance(text, str):
         raise Rejected("validation", f"text: expected a string, got {type(text).__name__}")
-    date = p.get("date")
-    if not isinstance(date, int) or isinstance(date, bool):
-        raise Rejected("validation", f"date: expected unix time, got {str(date)[:40]!r}")
+    created_at = epoch_time(p.get("date"), "date")
     owner = p.get("owner_id", p.get("post_owner_id"))
     is_comment = "post_id" in p
     try:
@@ -43,7 +41,10 @@ def fields(env: RawEnvelope) -> dict[str, Any]:
     except (TypeError, ValueError, KeyError) as exc:
         raise Rejected("validation", f"owner_id/post_id/id missing or not integers: {exc}") from exc
     lat, lon = _geo(p)
-    attachments = [a.get("type") for a in p.get("attachments") or [] if isinstance(a, dict)]
+    raw_attachments = p.get("attachments")
+    if raw_attachments is not None and not isinstance(raw_attachments, list):
+        raise Rejected("validation", f"attachments: expected a list, got {type(raw_attachments).__name__}")
+    attachments = [a.get("type") for a in raw_attachments or [] if isinstance(a, dict)]
     extra: dict[str, Any] = {"kind": "comment" if is_comment else "post"}
     if attachments:
         extra["attachments"] = attachments
@@ -52,7 +53,7 @@ def fields(env: RawEnvelope) -> dict[str, Any]:
     author = p.get("from_id") or p.get("signer_id")
     return {
         "text": text,
-        "created_at": datetime.fromtimestamp(date, UTC),
+        "created_at": created_at,
         "source_url": url,
         "author": None if author is None else f"vk:{author}",
         "lat": lat,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ingest.connectors.events import make_event
+from ingest.connectors.events import make_event as _make_event
 from ingest.connectors.open311 import DEFAULT_TAXONOMY, load_services
 from ingest.connectors.tables import MSK
 from ingest.simulator.places import Place, Places, load_places
@@ -141,6 +141,11 @@ def _lifecycle(rng: random.Random, ch: Channel, sid: str, at: datetime) -> list[
         delay = min(rng.lognormvariate(math.log(median), 0.6), deadline_days * 0.98)
     events = []
     c = ch.value
+
+    def make_event(channel: str, source_id: str, kind: CaseEventType, when: datetime, **kw: Any) -> CaseEvent:
+        # The simulated clock reaches each event at its own time: that is its "now" for the window.
+        return _make_event(channel, source_id, kind, when, now=when, **kw)
+
     if deadline_days >= 30 and rng.random() < 0.1:
         ext_at = at + timedelta(days=deadline_days * 0.8)
         events.append(make_event(c, sid, CaseEventType.EXTENDED, ext_at, new_deadline=at + timedelta(days=60),

@@ -1,6 +1,7 @@
 """SLA timers: state in a Faust table with its changelog, fired by the worker that owns the partition."""
 
 import asyncio
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -9,12 +10,13 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
-from mcu.dead_letters import apply_or_dead_letter
-from mcu.metrics import SLA_EVENTS, STAGE_PROCESSED, STAGE_SECONDS
+from mcu.dead_letters import apply_or_dead_letter, send_dead_letter_value
+from mcu.metrics import SLA_EVENTS, SLA_PENDING, SLA_PENDING_DROPPED, STAGE_PROCESSED, STAGE_SECONDS
 from schemas import Case, CaseEvent, SlaEvent
+from schemas.times import EARLIEST
 from sinks.notify.digest import digest_items
 from sinks.notify.wiring import make_notifier
-from sla.timers import kafka_partition
+from sla.timers import DROP_AGE, DROP_REASONS, Refused, event_digest, kafka_partition
 from sla.wiring import make_timers
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ table = app.Table(
 table.key_serializer = table.data.key_serializer = "raw"
 table.value_serializer = table.data.value_serializer = "raw"
 timers = make_timers(settings, store=table)
+# Every year a case of the accepted time window can touch, built now (~0.1 s) rather than on first
+# use inside the event loop (sla/calendar.py).
+timers.rules.calendar.warm(EARLIEST.year, datetime.now(UTC).year + 2)
 _active: set[int] = set()
 timers.owns = lambda message_id: kafka_partition(message_id, settings.topic_partitions) in _active
 
@@ -80,8 +85,42 @@ def _agent(topic, name: str, model: type[BaseModel], apply) -> None:  # type: ig
     app.agent(topic, name=name)(agent)
 
 
+def _on_event(event: CaseEvent) -> list[SlaEvent]:
+    try:
+        return timers.on_event(event)
+    except Refused as exc:  # dead-lettered by apply_or_dead_letter with exc.dead_letter_reason
+        if exc.reason in DROP_REASONS:
+            SLA_PENDING_DROPPED.labels(reason=exc.reason).inc()
+        raise
+    finally:
+        SLA_PENDING.set(timers.pending_events)
+
+
 _agent(cases_topic, "sla_cases", Case, timers.on_case)
-_agent(case_events_topic, "sla_case_events", CaseEvent, timers.on_event)
+_agent(case_events_topic, "sla_case_events", CaseEvent, _on_event)
+
+
+async def _expire_waiting(now: datetime) -> None:
+    """Events that waited longer than MCU_SLA_PENDING_MAX_AGE_HOURS for their case → dead letters."""
+    for expired in timers.take_expired(now):
+        try:
+            for ev in expired.events:
+                await send_dead_letter_value(
+                    json.dumps(ev, ensure_ascii=False).encode(),
+                    expired.message_id,
+                    case_events_topic.get_topic_name(),
+                    STAGE,
+                    "sla_pending_expired",
+                    f"no case {expired.message_id} arrived within {settings.sla_pending_max_age_hours} h",
+                    offset=-(int.from_bytes(event_digest(str(ev.get("event_id"))), "big") >> 1),
+                )
+        except Exception:
+            timers.keep(expired)  # the same events, next tick
+            log.exception("SLA: dead-lettering the expired events of %s failed", expired.message_id)
+            continue
+        if timers.drop(expired):
+            SLA_PENDING_DROPPED.labels(reason=DROP_AGE).inc(len(expired.events))
+    SLA_PENDING.set(timers.pending_events)
 
 
 def _owned_partitions() -> set[int]:
@@ -99,7 +138,9 @@ async def sla_tick() -> None:
         _active.clear()
         _active.update(owned)
         log.info("SLA: owning partitions %s, %d open timers indexed", sorted(owned), timers.rebuild())
-    batch = timers.collect(datetime.now(UTC))
+    now = datetime.now(UTC)
+    await _expire_waiting(now)
+    batch = timers.collect(now)
     if not batch.events and not batch.updates:
         return
     try:

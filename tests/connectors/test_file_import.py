@@ -64,7 +64,8 @@ def test_letter_registry_csv_publishes_each_row_with_its_registration_number(tmp
     assert rejected == []
     first = messages[0]
     assert first.hints["registration_number"] == "Ж-0001/2026"
-    assert first.created_at.isoformat().startswith("2026-10-02T00:00:00+03:00")
+    # The registry's local midnight, normalised to UTC at the edge (schemas/times.py).
+    assert first.created_at.isoformat().startswith("2026-10-01T21:00:00+00:00")
     assert "мусор" in first.text and first.hints["rubric"] == "0003.0009.0097.0701"
     answered = [e for e in ev.delivered if e.type is CaseEventType.ANSWERED]
     assert sorted(e.message_id for e in answered) == sorted(message_id_for("letter", f"Ж-{i:04d}/2026") for i in (3, 6))

@@ -9,7 +9,9 @@ from ingest.normalize import Rejected, normalize_record
 from schemas import NormalizedMessage
 from tests.bad_inputs import bad_input
 
-KNOWN_REASONS = {"bad_json", "invalid_utf8", "not_object", "validation", "empty_text", "too_large", "bad_envelope"}
+KNOWN_REASONS = {
+    "bad_json", "invalid_utf8", "not_object", "validation", "empty_text", "too_large", "bad_envelope", "bad_time",
+}  # fmt: skip
 
 
 def outcome(body: bytes) -> str:

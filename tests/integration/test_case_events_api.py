@@ -26,6 +26,17 @@ def test_events_api_checks_its_input_and_events_reach_the_timers_and_the_store(b
         bad = httpx.post(url, json={"type": "teleported", "at": "2026-11-27T10:00:00Z"}, headers=auth)
         assert bad.status_code == 400 and "type" in bad.json()["error"]
         assert httpx.post(url, json={**answered, "message_id": "other"}, headers=auth).status_code == 400
+        # Times outside 2000-01-01 … now + 1 day (schemas/times.py) are refused at the edge.
+        for at in ("9999-12-31T00:00:00Z", "1900-01-01T00:00:00Z", "2526-01-01T00:00:00+00:00", "0001-01-01"):
+            far = httpx.post(url, json={**answered, "at": at}, headers=auth)
+            assert far.status_code == 400 and "at:" in far.json()["error"], (at, far.text)
+        intake = httpx.post(
+            f"{worker.url}/ingest/webform", json={"text": "x", "created_at": "9999-12-31T23:59:59"}, headers=auth
+        )
+        assert intake.status_code == 400 and intake.json()["reason"] == "bad_time", intake.text
+        metrics = httpx.get(f"{worker.url}/metrics").text
+        for reason in ("per_case", "cases", "age"):  # present at 0 before anything was dropped
+            assert f'mcu_sla_pending_dropped_total{{reason="{reason}"}} 0.0' in metrics
 
         # the answer arrives before the case itself: kept, applied when the case comes
         first = httpx.post(url, json=answered, headers=auth)

@@ -25,6 +25,12 @@ def test_deadline_rejects_a_bad_term() -> None:
     assert r.exit_code != 0 and "cannot read term" in r.output
 
 
+def test_deadline_out_of_the_calendar_range_is_a_clear_error_not_a_traceback() -> None:
+    r = CliRunner().invoke(sla, ["deadline", "--start", "9999-12-30T10:00", "--term", "10 working days"])
+    assert r.exit_code == 1 and "календарь охватывает 01.01.2000 … 31.12.2105" in r.output
+    assert not isinstance(r.exception, ValueError)  # a ClickException (SystemExit), not a crash
+
+
 def test_policies_table_lists_every_rule() -> None:
     r = CliRunner(env={"COLUMNS": "400"}).invoke(sla, ["policies"])
     assert r.exit_code == 0, r.output
