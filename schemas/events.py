@@ -63,7 +63,9 @@ class SlaEvent(BaseModel):
     deadline: datetime
     share: float = Field(description="share of the term elapsed when it fired, e.g. 0.5, 0.8, 1.0")
     # Bounded like the UInt8 columns they are stored in: an int the store cannot hold is refused here.
-    level: int = Field(default=0, ge=0, le=255, description="escalation level: 0 department, 1 block head, 2 coordinator")
+    level: int = Field(
+        default=0, ge=0, le=255, description="escalation level: 0 department, 1 block head, 2 coordinator"
+    )
     block: int = Field(default=0, ge=0, le=6)
     department: str = ""
     settlement: str = ""
