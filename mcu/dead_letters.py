@@ -10,6 +10,8 @@ from mcu.metrics import DEAD_LETTERS, STAGE_FAILED
 from schemas import DeadLetter
 
 T = TypeVar("T")
+# The reason codes this module gives for any stage (mcu/metrics.py creates their series at 0).
+REASONS = ("validation", "processing_error")
 
 
 def dead_letter_for(event: EventT, stage: str, reason: str, error: str) -> DeadLetter:

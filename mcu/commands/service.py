@@ -44,7 +44,13 @@ def worker() -> None:
             # A store that is down now may be back in a minute: the sinks retry with backoff and
             # hold their offsets meanwhile, and ops see mcu_sink_insert_failures_total rise.
             click.echo(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}", err=True)
-    click.echo(f"worker {settings.app_id}: stages {', '.join(register(roles))}", err=True)
+    stages = register(roles)
+    click.echo(f"worker {settings.app_id}: stages {', '.join(stages)}", err=True)
+    from mcu.broker_probe import start_probe
+    from mcu.metrics import initialise_series
+
+    initialise_series(app, stages)  # labelled series at 0 from the first scrape: see mcu/metrics.py
+    start_probe(app)
     # Started the programmatic way `faust worker` uses internally, rather than nesting Faust's own
     # click CLI inside ours.
     app.finalize()
