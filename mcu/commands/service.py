@@ -51,6 +51,10 @@ def worker() -> None:
 
     initialise_series(app, stages)  # labelled series at 0 from the first scrape: see mcu/metrics.py
     start_probe(app)
+    if settings.test_drop_marker:
+        from mcu.test_hooks import install_drop_marker
+
+        install_drop_marker(app, settings.test_drop_marker)
     # Started the programmatic way `faust worker` uses internally, rather than nesting Faust's own
     # click CLI inside ours.
     app.finalize()
