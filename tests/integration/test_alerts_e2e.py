@@ -82,8 +82,8 @@ def _fired_and_resolved(
     # A burst (no end action) is over as soon as it was sent; otherwise the fault ends here.
     ended = fault_start
     if end_fault is not None:
-        end_fault()
         ended = time.time()
+        end_fault()
     selector = ",".join([f'alertname="{alert}"', 'alertstate="firing"', *(f'{k}="{v}"' for k, v in labels.items())])
 
     def resolved() -> bool:
