@@ -11,6 +11,8 @@ from schemas import DeadLetter
 from schemas.times import BAD_TIME, is_bad_time
 
 T = TypeVar("T")
+# The reason codes this module gives for any stage (mcu/metrics.py creates their series at 0).
+REASONS = ("validation", BAD_TIME, "processing_error")
 
 
 def dead_letter_for(event: EventT, stage: str, reason: str, error: str) -> DeadLetter:

@@ -1,8 +1,32 @@
-"""Prometheus series of a worker. Names are a contract with deploy/prometheus rules and dashboards."""
+"""Prometheus series of a worker. Names are a contract with deploy/prometheus rules and dashboards.
+
+Convention for labelled metrics (read before adding one). prometheus-client exports a labelled
+series only once `.labels(...)` was called for it, so a counter that has never been incremented is
+absent from the scrape, and `increase()`/`rate()` cannot see its first burst: the first failure of
+a kind that never happened before is exactly the one an alert would miss. Therefore:
+
+- every labelled counter (and histogram) is created at 0 at worker start for each label value the
+  code can enumerate, in `initialise_series` below, which `mcu worker` calls once the stages are
+  registered; take the values from the code's own constants (agent names and topics from the app,
+  table names from the sink's specs, reason codes from `ingest.normalize.rejected.REASONS` and
+  `mcu.dead_letters.REASONS`, enums from `schemas`), never from a hand-written copy;
+- label values that cannot be enumerated (a new reason, a block outside the directory) must still
+  alert: the rules count a series that appears non-zero as an increase from 0
+  (deploy/prometheus/rules/mcu.rules.yaml, "born non-zero"), and their promtool tests include an
+  "absent then non-zero" case;
+- gauges holding a timestamp (last seen, last success) are NOT created at 0: 0 would read as
+  "silent since 1970" and page at once. They appear with their first real value.
+"""
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Gauge, Histogram
 
 from sla.timers import DROP_REASONS
+
+if TYPE_CHECKING:
+    import faust
 
 STAGE_PROCESSED = Counter("mcu_stage_processed_total", "Records a stage finished", ["stage"])
 STAGE_FAILED = Counter("mcu_stage_failed_total", "Records a stage could not take", ["stage"])
@@ -46,3 +70,58 @@ for _reason in DROP_REASONS:  # present at 0 from the first scrape, so alerts se
     SLA_PENDING_DROPPED.labels(reason=_reason)
 WORKER_REBALANCING = Gauge("mcu_worker_rebalancing", "1 while this worker is in a consumer-group rebalance")
 WORKER_ASSIGNED = Gauge("mcu_worker_assigned_partitions", "Partitions assigned to this worker")
+KAFKA_REACHABLE = Gauge(
+    "mcu_kafka_broker_reachable", "1 if the last metadata request to the Kafka cluster succeeded, else 0"
+)
+
+
+def initialise_series(app: "faust.App", stages: Iterable[str]) -> None:
+    """Create every enumerable labelled series at 0 (see the module docstring); call at worker start."""
+    import sys
+
+    stages = list(stages)
+    from mcu.dead_letters import REASONS as GENERIC_REASONS
+
+    for stage in stages:
+        STAGE_PROCESSED.labels(stage=stage)
+        STAGE_FAILED.labels(stage=stage)
+        STAGE_SECONDS.labels(stage=stage)
+        for reason in GENERIC_REASONS:
+            DEAD_LETTERS.labels(stage=stage, reason=reason)
+    if "normalize" in stages:
+        from ingest.normalize.rejected import REASONS
+
+        for reason in REASONS:
+            DEAD_LETTERS.labels(stage="normalize", reason=reason)
+    # The offset-gap sensor labels a stream by its agent's name and the topic it reads.
+    for agent in app.agents.values():
+        for topic in getattr(agent.channel, "topics", ()):
+            STREAM_OFFSET_GAPS.labels(stage=agent.name, topic=topic)
+    sink = sys.modules.get("mcu.agents.sink")
+    if sink is not None:
+        for spec in sink.SPECS:
+            SINK_ROWS.labels(table=spec.table)
+            SINK_FAILURES.labels(table=spec.table)
+            SINK_REJECTED.labels(table=spec.table)
+        DEAD_LETTERS.labels(stage=sink.STAGE, reason=sink.STORE_REJECTED)
+    if "notify" in stages:
+        from sinks.notify import senders
+
+        channels = sorted(
+            obj.channel
+            for obj in vars(senders).values()
+            if isinstance(obj, type) and isinstance(getattr(obj, "channel", None), str)
+        )
+        for channel in channels:
+            NOTIFICATIONS_SENT.labels(channel=channel)
+            NOTIFICATIONS_FAILED.labels(channel=channel)
+    if "sla" in stages:
+        from route.directory import default_directory
+        from schemas import SlaEvent, SlaEventKind
+
+        blocks = {str(SlaEvent.model_fields["block"].default)} | {str(n) for n in default_directory().blocks}
+        for reason in ("too_many_events", "sla_pending_full", "sla_pending_expired"):
+            DEAD_LETTERS.labels(stage="sla", reason=reason)
+        for kind in SlaEventKind:
+            for block in sorted(blocks):
+                SLA_EVENTS.labels(kind=kind.value, block=block)

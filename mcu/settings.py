@@ -131,6 +131,11 @@ class Settings(KafkaSettings):
     case_link_template: str = Field(
         default="", description="link to a case in notifications, e.g. https://mcu.example/cases/{message_id}"
     )
+    test_drop_marker: str | None = Field(
+        default=None,
+        description="TEST HOOK, never in production: fetched records containing this text are dropped"
+        " before any stream (mcu/test_hooks.py), to prove the skipped-offsets alert end to end",
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -53,7 +53,17 @@ def worker() -> None:
             # hold their offsets meanwhile, and ops see mcu_sink_insert_failures_total rise.
             why = mask_secrets(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}")
             click.echo(why, err=True)
-    click.echo(f"worker {settings.app_id}: stages {', '.join(register(roles))}", err=True)
+    stages = register(roles)
+    click.echo(f"worker {settings.app_id}: stages {', '.join(stages)}", err=True)
+    from mcu.broker_probe import start_probe
+    from mcu.metrics import initialise_series
+
+    initialise_series(app, stages)  # labelled series at 0 from the first scrape: see mcu/metrics.py
+    start_probe(app)
+    if settings.test_drop_marker:
+        from mcu.test_hooks import install_drop_marker
+
+        install_drop_marker(app, settings.test_drop_marker)
     # Started the programmatic way `faust worker` uses internally, rather than nesting Faust's own
     # click CLI inside ours.
     app.finalize()

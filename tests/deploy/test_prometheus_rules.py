@@ -104,6 +104,30 @@ def test_every_alert_is_unit_tested_firing_and_quiet() -> None:
     assert names - quiet == set(), f"alerts never tested quiet: {sorted(names - quiet)}"
 
 
+def test_every_counter_alert_fires_on_a_series_born_non_zero() -> None:
+    # The worker exports a labelled counter only from its first .labels() call, and a label value
+    # nobody could pre-create appears already above 0; every alert over a counter (directly or
+    # through a recording rule) needs a test where its input is absent first and then non-zero.
+    recorded = {r["record"]: r["expr"] for r in _rules() if "record" in r}
+
+    def uses_counter(expr: str) -> bool:
+        if re.search(r"\bmcu_[a-z_]+_total\b", expr):
+            return True
+        return any(name in expr and uses_counter(body) for name, body in recorded.items())
+
+    # What an alert fires on stands before its first `unless` (after it: only what silences it).
+    counter_alerts = {r["alert"] for r in _alerts() if uses_counter(r["expr"].split("unless")[0])}
+    assert len(counter_alerts) >= 9, counter_alerts
+    born: set[str] = set()
+    for path in RULE_TESTS:
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]:
+            if not any(str(s["values"]).lstrip().startswith("_") for s in group["input_series"]):
+                continue
+            born |= {case["alertname"] for case in group.get("alert_rule_test", []) if case.get("exp_alerts")}
+    missing = counter_alerts - born
+    assert not missing, f"no 'absent then non-zero' firing case for {sorted(missing)}"
+
+
 def test_rules_use_only_metrics_the_worker_exports() -> None:
     # The metric names are a contract with mcu/metrics.py; a rename there must break this test
     # rather than silently leave an alert that can never fire.

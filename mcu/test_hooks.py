@@ -1,0 +1,33 @@
+"""Test hooks: off unless a test sets their MCU_TEST_* setting. Never set them in production.
+
+`MCU_TEST_DROP_MARKER`: a fetched record whose raw value contains the marker is dropped before
+any stream sees it (and acked, so commits go on), which is exactly what the faust flow-control
+race did (mcu/flow_control.py). The offset-gap sensor then sees the next record of that partition
+jump ahead and counts the gap, so the end-to-end alert test can make MCUStreamSkippedOffsets fire
+through the real sensor, metric, Prometheus and Alertmanager.
+"""
+
+import logging
+
+import faust
+from faust.types import Message
+
+log = logging.getLogger(__name__)
+
+
+def install_drop_marker(app: faust.App, marker: str) -> None:
+    consumer = app.consumer
+    deliver = consumer.callback
+    needle = marker.encode()
+
+    async def drop_marked(message: Message) -> None:
+        value = message.value
+        if isinstance(value, bytes) and needle in value:
+            log.warning("TEST HOOK: dropped %s[%d]@%d before any stream", message.topic, message.partition,
+                        message.offset)  # fmt: skip
+            consumer.ack(message)
+            return
+        await deliver(message)
+
+    consumer.callback = drop_marked
+    log.warning("TEST HOOK MCU_TEST_DROP_MARKER is on: records containing %r are dropped", marker)
