@@ -33,7 +33,8 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
     )  # fmt: skip
     s = get_settings()
     try:
-        report = fetch_report(s.resolved_clickhouse_dsn, f"http://{s.web_host}:{s.web_port}", request)
+        token = s.ingest_token.get_secret_value() if s.ingest_token else None
+        report = fetch_report(s.resolved_clickhouse_dsn, f"http://{s.web_host}:{s.web_port}", request, token)
     except (UnknownName, WorkerError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if fmt == "table":
