@@ -48,10 +48,15 @@ from mcu.metrics import CHANNEL_LAST_SEEN
 from mcu.store import store
 from schemas import CaseEvent, Channel, message_id_for
 from schemas.topics import raw_topic
+from sla.calendar import WorkingCalendar
+from sla.policies import PolicySet, TermName, load_policies
+from sla.wiring import make_calendar
 
 log = logging.getLogger(__name__)
 _raw = {c: bytes_topic(raw_topic(c)) for c in (Channel.VK, Channel.TELEGRAM, Channel.INCIDENT, Channel.OPEN311)}
-_catalogue = load_catalogue(settings.open311_services_file or DEFAULT_TAXONOMY)
+_catalogue = load_catalogue(
+    settings.open311_services_file or DEFAULT_TAXONOMY, service_type=settings.open311_service_type
+)
 _author_key = settings.author_hmac_key.get_secret_value().encode()
 _group_ids = {int(x) for x in settings.vk_callback_group_ids.split(",") if x.strip()}
 
@@ -166,9 +171,25 @@ def _mask(text: str) -> str:
     return mask_pii(text, _lemmatizer[0])
 
 
+_sla: list[tuple[PolicySet, WorkingCalendar]] = []
+
+
+def _resolution_deadline(row: dict[str, Any]) -> datetime | None:
+    """The resolution term the SLA stage gives a new case (sla/timers.py, apply_case)."""
+    if not _sla:
+        _sla.append((load_policies(settings.sla_policies_file), make_calendar(settings)))
+    policies, calendar = _sla[0]
+    policy = policies.lookup(Channel.OPEN311.value, str(row.get("kind") or ""), bool(row.get("urgent")))
+    term = policy.terms.get(TermName.RESOLUTION)
+    created = row.get("created_at")
+    if term is None or not isinstance(created, datetime):
+        return None
+    return calendar.deadline(created if created.tzinfo else created.replace(tzinfo=UTC), term.term)
+
+
 def _masked(rows: list[tuple[Any, ...]], status: str = "") -> list[dict[str, Any]]:
     with _mask_lock:  # one masking pass at a time: the lemmatizer's caches are plain dicts
-        return service_requests(rows, status, _mask)
+        return service_requests(rows, status, _mask, _resolution_deadline)
 
 
 class Open311View(EdgeView):

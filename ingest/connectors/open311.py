@@ -118,6 +118,7 @@ def load_catalogue(
     taxonomy: Path = DEFAULT_TAXONOMY,
     attributes: Path = DEFAULT_ATTRIBUTES,
     settlements: Iterable[tuple[str, str]] | None = None,
+    service_type: Literal["realtime", "batch"] = "realtime",
 ) -> Catalogue:
     """Services from the taxonomy; definitions from the attributes file and the settlement list."""
     data = _read_yaml(taxonomy, "the category taxonomy for Open311 services")
@@ -146,7 +147,7 @@ def load_catalogue(
             "service_name": str(cat.get("name", code)),
             "description": str(cat.get("description", cat.get("name", ""))),
             "metadata": bool(attrs),
-            "type": "realtime",
+            "type": service_type,
             "keywords": ", ".join(cat.get("keywords", []) or []),
             "group": str(cat.get("department") or cat.get("forward_to") or ""),
         })  # fmt: skip
@@ -325,7 +326,7 @@ def check_jurisdiction(given: str | None, ours: str | None) -> None:
 
 SELECT = """
 SELECT c.message_id, c.source_id, c.category, c.category_name, c.text, c.created_at, c.address, c.lat, c.lon,
-       c.block, c.block_name, c.settlement, c.settlement_name, c.department_name, c.forward_to,
+       c.block, c.block_name, c.settlement, c.settlement_name, c.department_name, c.forward_to, c.kind, c.urgent,
        p.answered, p.resolved, p.reopened_at, p.closed, p.deadline, p.breached
 FROM (SELECT * FROM cases FINAL WHERE channel = 'open311' {where}) AS c
 LEFT JOIN (
@@ -339,7 +340,8 @@ LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}
 """
 COLUMNS = (
     "message_id", "source_id", "category", "category_name", "text", "created_at", "address", "lat", "lon", "block",
-    "block_name", "settlement", "settlement_name", "department_name", "forward_to", "answered", "resolved",
+    "block_name", "settlement", "settlement_name", "department_name", "forward_to", "kind", "urgent", "answered",
+    "resolved",
     "reopened_at", "closed", "deadline", "breached",
 )  # fmt: skip
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -429,6 +431,21 @@ def _ru(value: datetime) -> str:
     return (value.astimezone(UTC) + MSK_OFFSET).strftime("%d.%m.%Y %H:%M") + " (МСК)"
 
 
+DeadlineOf = Callable[[dict[str, Any]], datetime | None]
+
+
+def deadline_of(row: dict[str, Any], compute: DeadlineOf | None = None) -> datetime | None:
+    """The deadline the store knows (an extension, a moved or restarted term), else the one the
+    SLA policy gives the case from its intake: the timers announce a term only when it moves."""
+    stored = _when(row.get("deadline"))
+    if stored is not None or compute is None:
+        return stored
+    try:
+        return _when(compute(row))
+    except (ValueError, KeyError, OverflowError):
+        return None  # no term for such a case: "may not be returned", says the spec
+
+
 def status_of(row: dict[str, Any], now: datetime | None = None) -> tuple[str, str]:
     """(open|closed, status_notes in Russian) from what happened to the case and its SLA state."""
     now = now or datetime.now(UTC)
@@ -465,10 +482,14 @@ def agency_of(row: dict[str, Any]) -> str:
 
 
 def service_request(
-    row: dict[str, Any], mask: Callable[[str], str] | None = None, now: datetime | None = None
+    row: dict[str, Any],
+    mask: Callable[[str], str] | None = None,
+    now: datetime | None = None,
+    compute_deadline: DeadlineOf | None = None,
 ) -> dict[str, Any]:
     """One request as the spec lists it. ``mask`` removes personal data from free text: required
     for anything answered to an unauthenticated client."""
+    row = {**row, "deadline": deadline_of(row, compute_deadline)}
     status, notes = status_of(row, now)
     hide = mask or (lambda text: text)
     text, address = row.get("text"), row.get("address")
@@ -497,10 +518,13 @@ def service_request(
 
 
 def service_requests(
-    rows: list[tuple[Any, ...]], status_filter: str = "", mask: Callable[[str], str] | None = None
+    rows: list[tuple[Any, ...]],
+    status_filter: str = "",
+    mask: Callable[[str], str] | None = None,
+    compute_deadline: DeadlineOf | None = None,
 ) -> list[dict[str, Any]]:
     wanted = {s.strip() for s in status_filter.lower().split(",") if s.strip()}
-    out = [service_request(dict(zip(COLUMNS, r, strict=True)), mask) for r in rows]
+    out = [service_request(dict(zip(COLUMNS, r, strict=True)), mask, None, compute_deadline) for r in rows]
     return [r for r in out if not wanted or r["status"] in wanted]
 
 
