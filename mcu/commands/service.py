@@ -1,5 +1,6 @@
 import importlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def worker() -> None:
         except Exception as exc:
             # A store that is down now may be back in a minute: the sinks retry with backoff and
             # hold their offsets meanwhile, and ops see mcu_sink_insert_failures_total rise.
-            click.echo(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}", err=True)
+            where = _without_password(settings.resolved_clickhouse_dsn)
+            click.echo(f"ClickHouse at {where} not available yet: {_without_password(str(exc))}", err=True)
     click.echo(f"worker {settings.app_id}: stages {', '.join(register(roles))}", err=True)
     # Started the programmatic way `faust worker` uses internally, rather than nesting Faust's own
     # click CLI inside ours.
@@ -123,3 +125,8 @@ def counts() -> None:
         click.echo(json.dumps(httpx.get(_worker_url("/counts"), timeout=10).json(), ensure_ascii=False))
     except httpx.HTTPError as exc:
         raise click.ClickException(f"worker at {_worker_url('/counts')} does not answer: {exc}") from exc
+
+
+def _without_password(text: str) -> str:
+    """A DSN (or a message quoting one) fit for a log: ``user:password@`` becomes ``user:***@``."""
+    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
