@@ -310,3 +310,15 @@ class Open311Token(Open311View):
         check_jurisdiction(_args(request).get("jurisdiction_id"), settings.open311_jurisdiction_id)
         sql, params = token_query(token)
         return self.document(fmt, "service_requests", token_answer(await self.rows(request, sql, params), token))
+
+
+@app.page("/open311/v2/{path:.*}")
+class Open311Unknown(Open311View):
+    """Anything else under the endpoint: the spec's 404, not the web server's plain text."""
+
+    async def get(self, request: Request, path: str) -> Response:
+        fmt = "xml" if path.endswith(".xml") else "json"
+        return self.document(fmt, "errors", [{"code": 404, "description": f"no such resource: {path!r}; "
+                                              "formats are .json and .xml"}], status=404)  # fmt: skip
+
+    post = get

@@ -386,3 +386,11 @@ def test_open311_reads_are_masked_and_name_no_author(sent, call, monkeypatch, pa
     assert not {"email", "phone", "first_name", "last_name", "author_id", "account_id", "device_id"} & set(req)
     assert "None" not in req["status_notes"] and req["status"] == "open"  # the epoch is "never answered"
     assert "срок ответа" in req["status_notes"]
+
+
+@pytest.mark.parametrize(("path", "fmt"), [("services", "json"), ("services.csv", "json"), ("requests/x.yaml", "json"),
+                                           ("nothing.xml", "xml")])  # fmt: skip
+def test_open311_unknown_resources_are_spec_404s(sent, call, path, fmt):
+    status, text = call("GET", f"/open311/v2/{path}")
+    assert status == 404 and spec_error(text, fmt)[0] == 404
+    assert call("GET", "/open311/v2/services.json")[0] == 200
