@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from faust.web import Request, Response, View
+from pydantic import ValidationError
 
 from classify.morph import Lemmatizer
 from classify.pii import mask_pii
@@ -280,6 +281,8 @@ class Open311Requests(Open311View):
             )
         except Rejected as rej:
             raise Open311Error(400, f"{rej.reason}: {rej.detail}") from None
+        except ValidationError as exc:
+            raise Open311Error(400, f"validation: {exc.errors()[0]['msg'] if exc.errors() else exc}") from None
         await _publish(Channel.OPEN311, [accepted.item], [])
         return self.document(fmt, "service_requests", accepted.response, status=201)
 
