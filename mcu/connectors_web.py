@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from faust.web import Request, Response, View
+from faust.web import Request, Response
 from pydantic import ValidationError
 
 from classify.morph import Lemmatizer
@@ -196,15 +196,15 @@ def _masked(rows: list[tuple[Any, ...]], status: str = "") -> list[dict[str, Any
 class Open311View(EdgeView):
     """Answers in the format of the path's extension; every refusal in the spec's error shape."""
 
-    async def dispatch(self, request: Any) -> Any:
+    refusals = (EdgeRefusal, Open311Error)
+
+    def refuse(self, request: Any, exc: Exception) -> Response:
         fmt = request.match_info.get("fmt", "json")
-        try:
-            return await View.dispatch(self, request)
-        except Open311Error as err:
-            return self.document(fmt, "errors", err.body(), status=err.code)
-        except EdgeRefusal as ref:
-            errors = [{"code": ref.status, "description": ref.detail}]
-            return self.document(fmt, "errors", errors, status=ref.status, headers=retry_headers(ref.status))
+        if isinstance(exc, Open311Error):
+            return self.document(fmt, "errors", exc.body(), status=exc.code)
+        assert isinstance(exc, EdgeRefusal)
+        errors = [{"code": exc.status, "description": exc.detail}]
+        return self.document(fmt, "errors", errors, status=exc.status, headers=retry_headers(exc.status))
 
     def document(
         self, fmt: str, root: str, value: Any, status: int = 200, headers: dict[str, str] | None = None

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from faust.web import Request, Response, View
+from faust.web.exceptions import WebError
 from limits import RateLimitItem
 from limits import parse as parse_limit
 from limits import storage as limit_storage
@@ -141,13 +142,28 @@ def retry_headers(status: int) -> dict[str, str] | None:
 
 
 class EdgeView(View):
-    """A view whose ``EdgeRefusal``s become JSON answers ``{"error": ..., "reason": ...}``."""
+    """A view whose refusals (``EdgeRefusal``, or what ``refusals`` lists) become answers via
+    ``refuse``; Faust's request sensors see the answer given, not a 500."""
+
+    refusals: tuple[type[Exception], ...] = (EdgeRefusal,)
 
     async def dispatch(self, request: Any) -> Any:
+        # Faust's View.dispatch, with the refusals answered inside the sensors' bracket.
+        sensors = self.app.sensors
+        method = self.methods[request.method.lower()]
+        state = sensors.on_web_request_start(self.app, request, view=self)
+        response: Response | None = None
         try:
-            return await super().dispatch(request)
-        except EdgeRefusal as ref:
-            return self.refuse(ref)
+            try:
+                response = await method(request, **(request.match_info or {}))
+            except self.refusals as exc:
+                response = self.refuse(request, exc)
+            except WebError as exc:
+                response = await self.on_request_error(request, exc)
+        finally:
+            sensors.on_web_request_end(self.app, request, response, state, view=self)
+        return response
 
-    def refuse(self, ref: EdgeRefusal) -> Response:
-        return self.json(ref.body(), status=ref.status, headers=retry_headers(ref.status))
+    def refuse(self, request: Any, exc: Exception) -> Response:
+        assert isinstance(exc, EdgeRefusal)
+        return self.json(exc.body(), status=exc.status, headers=retry_headers(exc.status))
