@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from reports.build import ReportRequest
 from reports.measures import DIMENSIONS, MEASURES, UnknownName
@@ -27,10 +28,13 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
 
     if fmt == "xlsx" and output is None:
         raise click.UsageError("--format xlsx needs --output FILE")
-    request = ReportRequest(
-        kind=kind, by=by, measures=measures, charts=fmt == "html",
-        date_from=date_from.date() if date_from else None, date_to=date_to.date() if date_to else None,
-    )  # fmt: skip
+    try:
+        request = ReportRequest(
+            kind=kind, by=by, measures=measures, charts=fmt == "html",
+            date_from=date_from.date() if date_from else None, date_to=date_to.date() if date_to else None,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise click.UsageError("; ".join(str(e["msg"]) for e in exc.errors())) from exc
     s = get_settings()
     try:
         token = s.ingest_token.get_secret_value() if s.ingest_token else None
