@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from classify.morph import Lemmatizer
 from classify.pii import mask_pii
 from ingest.connectors.base import RawItem
-from ingest.connectors.incident_push import incident_records
+from ingest.connectors.incident_push import TooManyRecords, incident_records
 from ingest.connectors.open311 import (
     DEFAULT_TAXONOMY,
     Open311Error,
@@ -44,7 +44,18 @@ from ingest.edge import EdgeRefusal, header_text
 from ingest.normalize import Rejected, normalize_record
 from ingest.wire import derive_source_id, encode_headers
 from mcu.app import app, bytes_topic, case_events_topic, settings
-from mcu.edge_web import EdgeView, authenticate, check_key, header, limit, read_body, retry_headers, store_read
+from mcu.edge_web import (
+    EdgeView,
+    authenticate,
+    check_key,
+    failed_authentication,
+    header,
+    limit,
+    read_body,
+    refuse_if_locked_out,
+    retry_headers,
+    store_read,
+)
 from mcu.metrics import CHANNEL_LAST_SEEN
 from mcu.store import store
 from schemas import CaseEvent, Channel, message_id_for
@@ -105,6 +116,7 @@ class VkCallback(EdgeView):
         # VK reads only the text of the answer; the depth check runs before the secret, since the
         # secret is inside the JSON the check protects.
         try:
+            refuse_if_locked_out(request)
             body = await read_body(request)
         except EdgeRefusal as ref:
             return self.text(f"{ref.reason}: {ref.detail}", status=ref.status)
@@ -120,6 +132,9 @@ class VkCallback(EdgeView):
             if _secret(settings.vk_callback_secret) is None:
                 return self.text("callback events are disabled: set MCU_VK_CALLBACK_SECRET", status=503)
             return self.text(f"bad request: {type(exc).__name__}", status=400)
+        if result.status == 403:  # a wrong secret or group counts as a failed authentication
+            ref = failed_authentication(request, 403, "forbidden", result.text)
+            return self.text(result.text if ref.status == 403 else f"{ref.reason}: {ref.detail}", status=ref.status)
         if result.items or result.events:
             await _publish(Channel.VK, result.items, result.events)
         return self.text(result.text, status=result.status)
@@ -129,9 +144,13 @@ class VkCallback(EdgeView):
 class TelegramWebhook(EdgeView):
     async def post(self, request: Request) -> Response:
         secret = _secret(settings.telegram_webhook_secret)
+        if secret is None:
+            return self.json({"error": "the webhook is off: set MCU_TELEGRAM_WEBHOOK_SECRET", "reason": "disabled"},
+                             status=401)  # fmt: skip
+        refuse_if_locked_out(request)
         given = header(request, "X-Telegram-Bot-Api-Secret-Token", 256)
-        if secret is None or not check_webhook({"X-Telegram-Bot-Api-Secret-Token": given or ""}, secret):
-            return self.json({"error": "missing or wrong secret token", "reason": "unauthorized"}, status=401)
+        if not check_webhook({"X-Telegram-Bot-Api-Secret-Token": given or ""}, secret):
+            raise failed_authentication(request, 401, "unauthorized", "missing or wrong secret token")
         body = await read_body(request)
         try:
             item = webhook_item(body)
@@ -151,7 +170,7 @@ class IncidentPush(EdgeView):
         body = await read_body(request)
         try:
             items, events = incident_records(body)
-        except ValueError as exc:  # more records than one push may carry
+        except TooManyRecords as exc:
             return self.json({"error": str(exc), "reason": "too_large"}, status=413)
         except _SHAPE_ERRORS as exc:
             items, events = [_protocol_failure("incident push", body, exc)], []

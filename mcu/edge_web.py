@@ -47,14 +47,15 @@ def limit(request: Request, scope: str, rate: str) -> None:
         raise EdgeRefusal(429, "rate_limited", f"rate limit {rate} per client exceeded")
 
 
-def _locked_out(request: Request) -> None:
+def refuse_if_locked_out(request: Request) -> None:
     if not _limiter.test(_rate(settings.auth_failure_rate_limit), "auth-failure", client_of(request)):
         raise EdgeRefusal(
             429, "rate_limited", f"too many failed authentications (limit {settings.auth_failure_rate_limit})"
         )
 
 
-def _failed(request: Request, status: int, reason: str, detail: str) -> EdgeRefusal:
+def failed_authentication(request: Request, status: int, reason: str, detail: str) -> EdgeRefusal:
+    """Count a failed authentication of the client; the refusal to raise (429 once over the limit)."""
     if not _limiter.hit(_rate(settings.auth_failure_rate_limit), "auth-failure", client_of(request)):
         return EdgeRefusal(
             429, "rate_limited", f"too many failed authentications (limit {settings.auth_failure_rate_limit})"
@@ -72,28 +73,29 @@ def authenticate(request: Request, secret: SecretStr | str | None, what: str, se
     """A bearer token equal to ``secret``; 503 when the route is off, 401 wrong, 429 after a flood."""
     if secret is None:
         raise EdgeRefusal(503, "disabled", f"{what} is disabled: set {setting}")
-    _locked_out(request)
+    refuse_if_locked_out(request)
     try:
         token = bearer_token(request.headers.get("Authorization"))
     except EdgeRefusal as ref:
-        raise _failed(request, ref.status, ref.reason, ref.detail) from None
+        raise failed_authentication(request, ref.status, ref.reason, ref.detail) from None
     if token is None:
-        raise _failed(request, 401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)")
+        detail = "missing bearer token (Authorization: Bearer <token>)"
+        raise failed_authentication(request, 401, "unauthorized", detail)
     if not same_secret(token, secret):
-        raise _failed(request, 401, "unauthorized", "wrong bearer token")
+        raise failed_authentication(request, 401, "unauthorized", "wrong bearer token")
 
 
 def check_key(request: Request, given: str | None, secret: SecretStr | str, name: str) -> None:
     """A key sent as a parameter (Open311's api_key): 403 wrong or missing, 429 after a flood."""
-    _locked_out(request)
+    refuse_if_locked_out(request)
     if given is None or not given:
-        raise _failed(request, 403, "forbidden", f"{name} is missing")
+        raise failed_authentication(request, 403, "forbidden", f"{name} is missing")
     try:
         header_text(given, name, 4096)
     except EdgeRefusal as ref:
-        raise _failed(request, 403, "forbidden", ref.detail) from None
+        raise failed_authentication(request, 403, "forbidden", ref.detail) from None
     if not same_secret(given, secret):
-        raise _failed(request, 403, "forbidden", f"invalid {name}")
+        raise failed_authentication(request, 403, "forbidden", f"invalid {name}")
 
 
 def header(request: Request, name: str, max_chars: int) -> str | None:

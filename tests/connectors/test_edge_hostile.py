@@ -394,3 +394,20 @@ def test_open311_unknown_resources_are_spec_404s(sent, call, path, fmt):
     status, text = call("GET", f"/open311/v2/{path}")
     assert status == 404 and spec_error(text, fmt)[0] == 404
     assert call("GET", "/open311/v2/services.json")[0] == 200
+
+
+def test_push_secret_floods_get_429(sent, call, monkeypatch):
+    monkeypatch.setattr(web.settings, "auth_failure_rate_limit", "2/minute")
+    update = {"update_id": 1, "message": {"message_id": 3, "chat": {"id": -5}, "date": 1, "text": "x"}}
+    wrong = {"X-Telegram-Bot-Api-Secret-Token": "guess"}
+    got = [call("POST", "/connectors/telegram/webhook", json=update, headers=wrong)[0] for _ in range(2)]
+    body = {"type": "wall_post_new", "group_id": 1, "secret": "guess", "object": {"id": 1, "from_id": 5}}
+    got.append(call("POST", "/connectors/vk/callback", json=body)[0])
+    assert got == [401, 401, 429] and sent == []
+
+
+def test_incident_push_shape_errors_are_not_called_too_large(sent, call, monkeypatch):
+    monkeypatch.setattr(web.settings, "incident_push_token", SecretStr(TOKEN))
+    body = [{"id": f"i-{i}", "text": "[синтетика] x"} for i in range(1001)]
+    status, text = call("POST", "/connectors/incident/push", json=body, headers=AUTH)
+    assert (status, reason(text)) == (413, "too_large")
