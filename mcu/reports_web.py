@@ -1,15 +1,17 @@
 """The worker answers report requests: with chdb the worker holds the store, so `mcu report` asks here.
 
-POST /reports with a ReportRequest as JSON → the Report as JSON (reports/build.py).
+POST /reports (bearer token MCU_INGEST_TOKEN) with a ReportRequest as JSON → the Report as JSON
+(reports/build.py).
 """
 
 import logging
 import time
 
-from faust.web import Request, Response, View
+from faust.web import Request, Response
 from pydantic import ValidationError
 
 from mcu.app import app, settings
+from mcu.edge_web import EdgeView, authenticate, limit, read_body, store_read
 from mcu.store import store
 from reports.build import ReportRequest, build_report
 from reports.measures import UnknownName
@@ -19,16 +21,24 @@ log = logging.getLogger(__name__)
 
 
 @app.page("/reports")
-class Reports(View):
+class Reports(EdgeView):
+    """Reports hold residents' figures per body and settlement: the bearer token is required, and
+    at most ``store_read_concurrency`` run at once so the sinks' inserts are never queued behind them."""
+
     async def post(self, request: Request) -> Response:
+        authenticate(request, settings.ingest_token, "the reports API", "MCU_INGEST_TOKEN")
+        limit(request, "reports", settings.reports_rate_limit)
+        body = await read_body(request)
         try:
-            req = ReportRequest.model_validate_json(await request.read())
+            req = ReportRequest.model_validate_json(body)
         except ValidationError as exc:
-            return self.json({"error": str(exc)}, status=400)
-        try:
-            report = await store.run(lambda client: build_report(client_query(client), req))
-        except (UnknownName, ValueError) as exc:
-            return self.json({"error": str(exc)}, status=400)
+            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            return self.json({"error": detail, "reason": "validation"}, status=400)
+        async with store_read():
+            try:
+                report = await store.run(lambda client: build_report(client_query(client), req))
+            except (UnknownName, ValueError) as exc:
+                return self.json({"error": str(exc), "reason": "bad_request"}, status=400)
         return self.json(report.model_dump(mode="json"))
 
 

@@ -91,8 +91,34 @@ class Settings(KafkaSettings):
     imap_password: SecretStr | None = None
     imap_mailbox: str = "INBOX"
     incident_push_token: SecretStr | None = Field(default=None, description="bearer token of the incident push")
-    open311_api_key: SecretStr | None = Field(default=None, description="api_key POST requests must carry")
+    open311_api_key: SecretStr | None = Field(
+        default=None, description="api_key Open311 POST requests must carry; unset: Open311 POST is off (403)"
+    )
     open311_services_file: Path | None = Field(default=None, description="taxonomy YAML for GET services")
+    open311_service_type: Literal["realtime", "batch"] = Field(
+        default="realtime",
+        description="realtime: POST answers the service_request_id; batch: a token, resolved by GET tokens/<token>",
+    )
+    open311_jurisdiction_id: str | None = Field(
+        default=None, description="jurisdiction_id this endpoint answers for; unset: the parameter is ignored"
+    )
+    # The HTTP edge (mcu/edge_web.py): limits per client address, checks before parsing.
+    max_json_depth: int = Field(default=64, ge=2, le=512, description="deeper JSON bodies get 400 too_deep")
+    max_source_id_chars: int = Field(default=256, ge=8, le=512, description="longest X-Source-Id accepted")
+    events_rate_limit: str = Field(default="50/second", description="POST /cases/<id>/events per client address")
+    open311_post_rate_limit: str = Field(default="30/minute", description="Open311 POST requests per client address")
+    open311_read_rate_limit: str = Field(default="300/minute", description="Open311 GETs per client address")
+    reports_rate_limit: str = Field(default="30/minute", description="POST /reports per client address")
+    auth_failure_rate_limit: str = Field(
+        default="10/minute",
+        description="failed token or api_key checks per client address before every request from it gets 429",
+    )
+    store_read_concurrency: int = Field(
+        default=1, ge=1, le=8, description="report and Open311 store queries at once (the store thread is the sinks')"
+    )
+    store_read_wait_seconds: float = Field(
+        default=2.0, ge=0, description="how long a store query waits for its turn before the answer is 503"
+    )
     # SLA timers and notifications (sla/, sinks/notify/)
     sla_policies_file: Path | None = Field(default=None, description="SLA terms YAML; default sla/data/policies.yaml")
     sla_calendar_overrides_file: Path | None = Field(
@@ -145,6 +171,24 @@ class Settings(KafkaSettings):
         if level not in {"crit", "error", "warn", "info", "debug"}:
             raise ValueError(f"MCU_LOG_LEVEL: {v!r} is not one of crit, error, warn, info, debug")
         return level
+
+    @field_validator(
+        "ingest_rate_limit",
+        "events_rate_limit",
+        "open311_post_rate_limit",
+        "open311_read_rate_limit",
+        "reports_rate_limit",
+        "auth_failure_rate_limit",
+    )
+    @classmethod
+    def _rate_limit(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not a rate limit like 50/second or 1000/minute") from exc
+        return v
 
     @field_validator("var_dir")
     @classmethod

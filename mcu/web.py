@@ -1,21 +1,18 @@
 """The worker's HTTP face: intake, health, counts and Prometheus metrics."""
 
 import hashlib
-import hmac
 import json
 import logging
 from datetime import UTC, datetime
 
 from faust.web import Request, Response, View
-from limits import parse as parse_limit
-from limits import storage as limit_storage
-from limits import strategies as limit_strategies
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from ingest.normalize import Rejected, normalize_record
 from ingest.wire import derive_source_id, encode_headers
 from mcu.app import app, bytes_topic, case_events_topic, settings
+from mcu.edge_web import EdgeView, authenticate, header, limit, read_body, store_read
 from mcu.metrics import CONSUMER_LAG, WORKER_ASSIGNED, WORKER_REBALANCING
 from mcu.store import store
 from schemas import CaseEvent, Channel, message_id_for
@@ -24,37 +21,26 @@ from schemas.topics import raw_topic
 log = logging.getLogger(__name__)
 _raw_topics = {c: bytes_topic(raw_topic(c)) for c in Channel}
 _author_key = settings.author_hmac_key.get_secret_value().encode()
-_rate = parse_limit(settings.ingest_rate_limit)
-_limiter = limit_strategies.MovingWindowRateLimiter(limit_storage.MemoryStorage())
-
-
-def _authorized(request: Request) -> bool:
-    token = settings.ingest_token
-    if token is None:
-        return False
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
 
 
 @app.page("/ingest/{channel}")
-class Intake(View):
-    """POST a channel's JSON payload; 202 once the broker has it, 4xx saying what is wrong."""
+class Intake(EdgeView):
+    """POST a channel's JSON payload; 202 once the broker has it, 4xx saying what is wrong.
+
+    The payload is normalised here as the pipeline will: what the normaliser would dead-letter is
+    refused now, so a caller never holds a message_id that never resolves.
+    """
 
     async def post(self, request: Request, channel: str) -> Response:
-        if settings.ingest_token is None:
-            return self.json({"error": "intake is disabled: set MCU_INGEST_TOKEN"}, status=503)
-        if not _authorized(request):
-            return self.json({"error": "missing or wrong bearer token"}, status=401)
-        if not _limiter.hit(_rate, "intake", request.remote or "?"):
-            return self.json({"error": f"rate limit {settings.ingest_rate_limit} per client exceeded"}, status=429)
+        authenticate(request, settings.ingest_token, "intake", "MCU_INGEST_TOKEN")
+        limit(request, "intake", settings.ingest_rate_limit)
         if channel not in Channel.__members__.values():
             known = ", ".join(c.value for c in Channel)
-            return self.json({"error": f"unknown channel {channel!r}; known: {known}"}, status=404)
-        length = request.content_length
-        if length is not None and length > settings.max_payload_bytes:
-            return self.json({"error": f"body of {length} bytes, limit {settings.max_payload_bytes}"}, status=413)
-        body = await request.read()
-        source_id = request.headers.get("X-Source-Id") or derive_source_id(body)
+            return self.json({"error": f"unknown channel {channel!r}; known: {known}", "reason": "unknown_channel"},
+                             status=404)  # fmt: skip
+        given_id = header(request, "X-Source-Id", settings.max_source_id_chars)
+        body = await read_body(request)
+        source_id = given_id or derive_source_id(body)
         try:
             message = normalize_record(
                 body,
@@ -67,6 +53,12 @@ class Intake(View):
         except Rejected as rej:
             status = 413 if rej.reason == "too_large" else 400
             return self.json({"error": rej.detail, "reason": rej.reason}, status=status)
+        except ValidationError as exc:
+            return self.json({"error": _errors(exc), "reason": "validation"}, status=400)
+        except (ValueError, TypeError, KeyError, OverflowError, OSError, RecursionError) as exc:
+            # A channel mapper tripped over a shape it does not expect: the normaliser would dead-letter it.
+            log.info("intake: %s payload refused: %r", channel, exc)
+            return self.json({"error": f"unreadable {channel} payload: {exc}", "reason": "unreadable"}, status=400)
         message_id = message_id_for(channel, source_id)
         now = datetime.now(UTC)
         fut = await _raw_topics[Channel(channel)].send(
@@ -78,37 +70,42 @@ class Intake(View):
         return self.json({"message_id": message_id, "source_id": source_id}, status=202)
 
 
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+
+
 @app.page("/cases/{message_id}/events")
-class CaseEvents(View):
+class CaseEvents(EdgeView):
     """POST what happened to a case (answered, extended, rated, …); 202 once the broker has it.
 
     An event for a case not seen yet is kept and applied when the case arrives (sla/timers.py).
     """
 
     async def post(self, request: Request, message_id: str) -> Response:
-        if settings.ingest_token is None:
-            return self.json({"error": "the events API is disabled: set MCU_INGEST_TOKEN"}, status=503)
-        if not _authorized(request):
-            return self.json({"error": "missing or wrong bearer token"}, status=401)
-        body = await request.read()
-        if len(body) > settings.max_payload_bytes:
-            return self.json({"error": f"body of {len(body)} bytes, limit {settings.max_payload_bytes}"}, status=413)
+        authenticate(request, settings.ingest_token, "the events API", "MCU_INGEST_TOKEN")
+        limit(request, "events", settings.events_rate_limit)
+        if len(message_id) > 128:
+            return self.json({"error": "message_id longer than 128 characters", "reason": "bad_id"}, status=400)
+        body = await read_body(request)
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
-            return self.json({"error": f"not JSON: {exc}"}, status=400)
+            return self.json({"error": f"not JSON: {exc}", "reason": "bad_json"}, status=400)
         if not isinstance(data, dict):
-            return self.json({"error": "the body must be a JSON object"}, status=400)
+            return self.json({"error": "the body must be a JSON object", "reason": "not_object"}, status=400)
         if data.setdefault("message_id", message_id) != message_id:
-            return self.json({"error": "message_id in the body differs from the one in the path"}, status=400)
+            return self.json({"error": "message_id in the body differs from the one in the path", "reason": "bad_id"},
+                             status=400)  # fmt: skip
         # Without an id of its own, the event's content names it: a retried POST is the same event.
         data.setdefault("event_id", "api:" + hashlib.sha256(body + message_id.encode()).hexdigest()[:32])
         try:
             event = CaseEvent.model_validate(data)
+            value = event.model_dump_json().encode()
         except ValidationError as exc:
-            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-            return self.json({"error": detail}, status=400)
-        fut = await case_events_topic.send(key=message_id.encode(), value=event.model_dump_json().encode())
+            return self.json({"error": _errors(exc), "reason": "validation"}, status=400)
+        except (ValueError, UnicodeError) as exc:  # e.g. a lone surrogate escaped in a JSON string
+            return self.json({"error": f"unreadable event: {exc}", "reason": "unreadable"}, status=400)
+        fut = await case_events_topic.send(key=message_id.encode(), value=value)
         await fut
         return self.json({"event_id": event.event_id, "message_id": message_id}, status=202)
 
@@ -127,16 +124,17 @@ class Health(View):
 
 
 @app.page("/counts")
-class Counts(View):
+class Counts(EdgeView):
     """Rows in the store as analysts see them (deduplicated); the demo's live view uses it."""
 
     async def get(self, request: Request) -> Response:
         if not settings.owns_embedded_store:
             return self.json({"error": "this worker does not own the embedded store; ask the sink worker"}, status=503)
-        rows = await store.query(
-            "SELECT (SELECT count() FROM cases FINAL), (SELECT count() FROM dead_letters FINAL),"
-            " (SELECT countIf(settlement = 'unresolved') FROM cases FINAL)"
-        )
+        async with store_read():
+            rows = await store.query(
+                "SELECT (SELECT count() FROM cases FINAL), (SELECT count() FROM dead_letters FINAL),"
+                " (SELECT countIf(settlement = 'unresolved') FROM cases FINAL)"
+            )
         cases, dead, unresolved = rows[0]
         return self.json({"cases": cases, "dead_letters": dead, "unresolved_settlement": unresolved})
 

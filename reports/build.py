@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from reports.config import RatingConfig, default_rating_config
 from reports.measures import BODY_DIMENSIONS, DEFAULT_BREAKDOWN_MEASURES, DIMENSIONS, MEASURES, Fmt, parse_list
@@ -43,13 +43,29 @@ class Section(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+# Reports cover what the store can hold: its DateTime columns end in 2106 and the pipeline takes
+# nothing before 2000; a period outside made ClickHouse fail on Date overflow instead of saying so.
+EARLIEST_REPORT_DATE = date(2000, 1, 1)
+LATEST_REPORT_DAYS_AHEAD = 366
+
+
 class ReportRequest(BaseModel):
     kind: Kind
     date_from: date | None = None
     date_to: date | None = None
-    by: str | None = None
-    measures: str | None = None
+    by: str | None = Field(default=None, max_length=1000)
+    measures: str | None = Field(default=None, max_length=1000)
     charts: bool = False
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _within_store(cls, v: date | None) -> date | None:
+        if v is None:
+            return v
+        latest = datetime.now(MSK).date() + timedelta(days=LATEST_REPORT_DAYS_AHEAD)
+        if not EARLIEST_REPORT_DATE <= v <= latest:
+            raise ValueError(f"{v} is outside {EARLIEST_REPORT_DATE} … {latest}")
+        return v
 
 
 class Report(BaseModel):

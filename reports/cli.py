@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from reports.build import ReportRequest
 from reports.measures import DIMENSIONS, MEASURES, UnknownName
@@ -27,13 +28,17 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
 
     if fmt == "xlsx" and output is None:
         raise click.UsageError("--format xlsx needs --output FILE")
-    request = ReportRequest(
-        kind=kind, by=by, measures=measures, charts=fmt == "html",
-        date_from=date_from.date() if date_from else None, date_to=date_to.date() if date_to else None,
-    )  # fmt: skip
+    try:
+        request = ReportRequest(
+            kind=kind, by=by, measures=measures, charts=fmt == "html",
+            date_from=date_from.date() if date_from else None, date_to=date_to.date() if date_to else None,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise click.UsageError("; ".join(str(e["msg"]) for e in exc.errors())) from exc
     s = get_settings()
     try:
-        report = fetch_report(s.resolved_clickhouse_dsn, f"http://{s.web_host}:{s.web_port}", request)
+        token = s.ingest_token.get_secret_value() if s.ingest_token else None
+        report = fetch_report(s.resolved_clickhouse_dsn, f"http://{s.web_host}:{s.web_port}", request, token)
     except (UnknownName, WorkerError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if fmt == "table":

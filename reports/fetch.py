@@ -20,8 +20,10 @@ class WorkerError(RuntimeError):
     pass
 
 
-def from_worker(base_url: str, request: ReportRequest, timeout: float = 300.0) -> Report:
-    r = httpx.post(base_url + REPORTS_PATH, json=request.model_dump(mode="json"), timeout=timeout)
+def from_worker(base_url: str, request: ReportRequest, timeout: float = 300.0, token: str | None = None) -> Report:
+    # The worker answers reports only to holders of its API token (MCU_INGEST_TOKEN).
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = httpx.post(base_url + REPORTS_PATH, json=request.model_dump(mode="json"), timeout=timeout, headers=headers)
     if r.status_code != 200:
         raise WorkerError(f"worker answered {r.status_code}: {r.text[:500]}")
     return Report.model_validate(r.json())
@@ -40,10 +42,10 @@ def from_store(dsn: str, request: ReportRequest) -> Report:
     return build_report(client_query(client), request)
 
 
-def fetch_report(dsn: str, worker_url: str, request: ReportRequest) -> Report:
+def fetch_report(dsn: str, worker_url: str, request: ReportRequest, token: str | None = None) -> Report:
     if dsn.startswith("chdb://"):
         try:
-            return from_worker(worker_url, request)
+            return from_worker(worker_url, request, token=token)
         except httpx.TransportError as exc:
             log.info("worker at %s does not answer (%s): opening %s directly", worker_url, exc, mask_secrets(dsn))
     return from_store(dsn, request)

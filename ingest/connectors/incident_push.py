@@ -16,6 +16,10 @@ from schemas import CaseEvent, Channel
 MAX_RECORDS = 1000
 
 
+class TooManyRecords(ValueError):
+    """More records in one push than it may carry: the caller splits it (413)."""
+
+
 def incident_records(body: bytes) -> tuple[list[RawItem], list[CaseEvent]]:
     """Each object is one raw record; anything unreadable goes on whole, to end in the dead letters."""
     fmt = FORMATS[Channel.INCIDENT]
@@ -25,7 +29,7 @@ def incident_records(body: bytes) -> tuple[list[RawItem], list[CaseEvent]]:
         return [RawItem(derive_source_id(body), body)], []
     objects = data if isinstance(data, list) else [data]
     if len(objects) > MAX_RECORDS:
-        raise ValueError(f"{len(objects)} records in one push, limit {MAX_RECORDS}")
+        raise TooManyRecords(f"{len(objects)} records in one push, limit {MAX_RECORDS}")
     items, events = [], []
     for obj in objects:
         raw = json.dumps(obj, ensure_ascii=False).encode()

@@ -35,7 +35,10 @@ def update_source_id(update: dict[str, Any]) -> str:
 def update_item(update: dict[str, Any]) -> RawItem:
     msg = next((update[k] for k in MESSAGE_KINDS if isinstance(update.get(k), dict)), {})
     date = msg.get("edit_date") or msg.get("date")
-    received = datetime.fromtimestamp(date, UTC) if isinstance(date, int) else None
+    try:
+        received = datetime.fromtimestamp(date, UTC) if isinstance(date, int) else None
+    except (ValueError, OverflowError, OSError):
+        received = None  # a date no clock can hold: the normaliser judges the record's own date
     return RawItem(update_source_id(update), json_bytes(update), received)
 
 

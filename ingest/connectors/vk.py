@@ -217,7 +217,12 @@ def _flatten(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _ts(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) and not isinstance(value, bool) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None  # a date no clock can hold: the normaliser judges the record's own date
 
 
 def comment_record(owner: int, post_id: int, comment: dict[str, Any]) -> tuple[RawItem | None, CaseEvent | None]:

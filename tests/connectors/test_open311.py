@@ -26,7 +26,11 @@ DAYS_30 = timedelta(days=30)
 def test_services_come_from_the_taxonomy():
     services = load_services()
     water = next(s for s in services if s["service_code"] == "water_supply")
-    assert water["service_name"] == "Водоснабжение" and water["type"] == "realtime" and water["metadata"] is False
+    assert water["service_name"] == "Водоснабжение" and water["type"] == "realtime"
+    # issue 18: a category with questions (here the settlement and the outage time) says so
+    assert water["metadata"] is True
+    heating = next(s for s in services if s["service_code"] == "heating")
+    assert heating["metadata"] is False
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def published(monkeypatch):
     monkeypatch.setattr(cw.settings, "vk_callback_confirmation", "conf-123")
     monkeypatch.setattr(cw.settings, "telegram_webhook_secret", SecretStr("tg-secret"))
     monkeypatch.setattr(cw.settings, "incident_push_token", SecretStr("inc-token"))
-    monkeypatch.setattr(cw.settings, "open311_api_key", None)
+    monkeypatch.setattr(cw.settings, "open311_api_key", SecretStr("o311-key"))
     return out
 
 
@@ -92,9 +92,11 @@ def test_incident_push_needs_the_token_and_takes_arrays(published, call):
 def test_open311_services_and_post(published, call):
     status, text = call("GET", "/open311/v2/services.json")
     assert status == 200 and any(s["service_code"] == "roads" for s in json.loads(text))
-    status, text = call("POST", "/open311/v2/requests.json", data={"service_code": "roads", "description": "x"})
+    no_place = {"api_key": "o311-key", "service_code": "roads", "description": "x"}
+    status, text = call("POST", "/open311/v2/requests.json", data=no_place)
     assert status == 400 and json.loads(text)[0]["code"] == 400
-    form = {"service_code": "roads", "description": "[синтетика] яма", "lat": "44.1", "long": "39.08"}
+    form = {"api_key": "o311-key", "service_code": "roads", "description": "[синтетика] яма", "lat": "44.1",
+            "long": "39.08"}  # fmt: skip
     status, text = call("POST", "/open311/v2/requests.json", data=form)
     assert status == 201
     [resp] = json.loads(text)

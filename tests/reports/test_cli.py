@@ -16,7 +16,7 @@ from tests.reports.test_measures import CFG, NAMES
 
 @pytest.fixture
 def runner(query, monkeypatch) -> CliRunner:
-    def fake_fetch(dsn, worker_url, request):  # the store is the test's; the transport is tested below
+    def fake_fetch(dsn, worker_url, request, token=None):  # the store is the test's; the transport is tested below
         return build_report(query, request, CFG, NAMES)
 
     monkeypatch.setattr(fetch, "fetch_report", fake_fetch)
