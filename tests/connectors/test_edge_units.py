@@ -22,7 +22,7 @@ from ingest.connectors.open311 import (
 )
 from ingest.connectors.open311_format import render, to_xml
 from ingest.edge import EdgeRefusal, bearer_token, check_json_depth, header_text, json_depth
-from mcu.commands.service import _without_password
+from sinks.clickhouse.client import mask_secrets
 
 from .conftest import FakePublisher, normalize_delivered
 
@@ -88,8 +88,8 @@ def test_header_text_refuses(value):
 
 
 def test_dsn_password_is_never_printed():
-    assert _without_password("https://mcu:p%40ss@ch:8443/db") == "https://mcu:***@ch:8443/db"
-    assert _without_password("chdb:///var/clickhouse") == "chdb:///var/clickhouse"
+    assert mask_secrets("https://mcu:p%40ss@ch:8443/db") == "https://mcu:***@ch:8443/db"
+    assert mask_secrets("chdb:///var/clickhouse") == "chdb:///var/clickhouse"
 
 
 # ---- Open311 ---------------------------------------------------------------------------------------
