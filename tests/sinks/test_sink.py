@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from schemas import SlaEvent
+from schemas import SlaEvent, SlaEventKind
 from sinks.clickhouse import rows
 from sinks.clickhouse.client import mask_secrets
 from sinks.clickhouse.errors import Verdict, classify
@@ -115,9 +115,11 @@ def test_bulk_cases_over_many_months_fit_the_partition_limit_after_0009(clickhou
 def test_a_value_its_column_cannot_hold_is_rejected_by_the_client_library(clickhouse):
     migrate(clickhouse)
     now = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+    # model_construct: the schema now refuses level 300 itself; the sink must still survive such a row
     events = [
-        SlaEvent(dedup_key=f"k{i}", message_id=f"m{i}", kind="warning", term="resolution", deadline=now,
-                 share=0.5, level=300 if i == 2 else 0, block=1, department="d", settlement="s", at=now)
+        SlaEvent.model_construct(dedup_key=f"k{i}", message_id=f"m{i}", kind=SlaEventKind.WARNING, term="resolution",
+                                 deadline=now, share=0.5, level=300 if i == 2 else 0, block=1, department="d",
+                                 settlement="s", at=now, channel="", rule="", started_at=None, reason=None)
         for i in range(5)
     ]  # fmt: skip
     batch = [SinkRow(("sla", 0, i), rows.sla_event_row(e)) for i, e in enumerate(events)]
