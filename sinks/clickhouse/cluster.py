@@ -1,8 +1,9 @@
 """The cluster variant of the migrations (MCU_CLICKHOUSE_CLUSTER): the same DDL, rewritten.
 
 Every table T becomes T_local (Replicated* engine, ON CLUSTER) plus T, a Distributed table over
-it sharded by message; materialized views read and write the local tables; plain views, ALTERs
-and the migration ledger run ON CLUSTER. The single-server files stay the one source of truth.
+it sharded by message; materialized views read and write the local tables (also when their query is
+modified); plain views, ALTERs and the migration ledger run ON CLUSTER; a column added to a table
+is added to its Distributed table too. The single-server files stay the one source of truth.
 """
 
 import re
@@ -16,8 +17,12 @@ _CREATE_AS = re.compile(r"^CREATE TABLE IF NOT EXISTS (?P<name>\w+) AS (?P<sourc
 _CREATE_MV = re.compile(
     r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<name>\w+) TO (?P<target>\w+) AS(?P<select>.*)$", re.S
 )
-_CREATE_VIEW = re.compile(r"^CREATE VIEW IF NOT EXISTS (?P<name>\w+)(?P<rest>\s+AS.*)$", re.S)
+_CREATE_VIEW = re.compile(r"^CREATE (?P<verb>VIEW IF NOT EXISTS|OR REPLACE VIEW) (?P<name>\w+)(?P<rest>\s+AS.*)$", re.S)
+_MODIFY_QUERY = re.compile(r"^ALTER TABLE (?P<name>\w+) MODIFY QUERY(?P<select>.*)$", re.S)
 _ALTER = re.compile(r"^ALTER TABLE (?P<name>\w+)(?P<rest>\s.*)$", re.S)
+# Only columns added keep a Distributed table in step with its local one: it reads by name, so a
+# column missing there cannot be selected. Other ALTERs (TTL, constraints) concern storage only.
+_ADD_COLUMN = re.compile(r"^\s+ADD COLUMN\b", re.S)
 # Swapping a table in (0009) needs DROP/RENAME of local tables ON CLUSTER and fresh ZooKeeper
 # paths; that is not written yet, so on a cluster such a migration stops before its first step.
 _NO_CLUSTER_VARIANT = re.compile(r"^(DROP|RENAME)\s", re.S)
@@ -30,6 +35,12 @@ NO_CLUSTER_VARIANT = (
 def shard_key(body: str) -> str:
     # All versions of one message on one shard: ReplacingMergeTree folds them and FINAL is exact.
     return "cityHash64(message_id)" if re.search(r"\bmessage_id\b", body) else "rand()"
+
+
+def _local_sources(select: str, tables: set[str]) -> str:
+    # A materialized view fires on inserts into the table it reads, and those land in the local
+    # tables on each shard: it must read the local names.
+    return re.sub(r"\b(FROM|JOIN)\s+(\w+)\b", lambda x: f"{x[1]} {x[2]}_local" if x[2] in tables else x[0], select)
 
 
 def rewrite(statement: str, cluster: str, tables: set[str]) -> list[str]:
@@ -54,19 +65,21 @@ def rewrite(statement: str, cluster: str, tables: set[str]) -> list[str]:
             f"ENGINE = Distributed('{cluster}', currentDatabase(), {name}_local, rand())",
         ]
     if m := _CREATE_MV.match(statement):
-        # A materialized view fires on inserts into the table it reads, and those land in the
-        # local tables on each shard: it must read and write the local names.
-        select = re.sub(
-            r"\b(FROM|JOIN)\s+(\w+)\b",
-            lambda x: f"{x[1]} {x[2]}_local" if x[2] in tables else x[0],
-            m["select"],
-        )
+        select = _local_sources(m["select"], tables)
         return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {m['name']} {on} TO {m['target']}_local AS{select}"]
     if m := _CREATE_VIEW.match(statement):
-        return [f"CREATE VIEW IF NOT EXISTS {m['name']} {on}{m['rest']}"]
+        # Plain views read the Distributed names: a query through them sees every shard.
+        return [f"CREATE {m['verb']} {m['name']} {on}{m['rest']}"]
+    if m := _MODIFY_QUERY.match(statement):
+        # The view exists on every shard (created ON CLUSTER) and keeps reading the local tables.
+        return [f"ALTER TABLE {m['name']} {on} MODIFY QUERY{_local_sources(m['select'], tables)}"]
     if m := _ALTER.match(statement):
-        local = f"{m['name']}_local" if m["name"] in tables else m["name"]
-        return [f"ALTER TABLE {local} {on}{m['rest']}"]
+        if m["name"] not in tables:
+            return [f"ALTER TABLE {m['name']} {on}{m['rest']}"]
+        out = [f"ALTER TABLE {m['name']}_local {on}{m['rest']}"]
+        if _ADD_COLUMN.match(m["rest"]):
+            out.append(f"ALTER TABLE {m['name']} {on}{m['rest']}")  # after the local one: reads go there
+        return out
     if _NO_CLUSTER_VARIANT.match(statement):
         return [NO_CLUSTER_VARIANT]
     return [statement]  # INSERT ... SELECT and the like go through the Distributed names

@@ -41,14 +41,14 @@ def dead_letter_row(d: DeadLetter) -> list[Any]:
 
 CASE_EVENT_COLUMNS = [
     "event_id", "message_id", "type", "at", "actor", "department", "settlement", "new_deadline",
-    "reason", "rating", "comment", "merged_into",
+    "reason", "rating", "comment", "merged_into", "term",
 ]  # fmt: skip
 
 
 def case_event_row(e: CaseEvent) -> list[Any]:
     return [
         e.event_id, e.message_id, e.type.value, e.at, e.actor or "", e.department or "", e.settlement or "",
-        e.new_deadline, e.reason or "", e.rating, e.comment or "", e.merged_into or "",
+        e.new_deadline, e.reason or "", e.rating, e.comment or "", e.merged_into or "", e.term or "",
     ]  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from sinks.clickhouse.cluster import rewrite
 from sinks.clickhouse.migrate import available, planned
 
@@ -50,3 +52,50 @@ def test_alters_and_views_run_on_the_cluster():
 
 def test_statements_it_does_not_know_pass_unchanged():
     assert rewrite("INSERT INTO x SELECT 1", "c", set()) == ["INSERT INTO x SELECT 1"]
+
+
+def test_a_modified_materialized_view_query_keeps_reading_local_tables():
+    plan = cluster_plan()
+    modified = [s for s in plan if " MODIFY QUERY" in s]
+    assert {re.match(r"ALTER TABLE (\w+) ", s)[1] for s in modified} >= {
+        "case_progress_from_events",
+        "case_progress_from_sla",
+    }
+    for s in modified:
+        assert re.match(r"ALTER TABLE \w+ ON CLUSTER 'mcu' MODIFY QUERY\s+SELECT", s), s
+        sources = re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", s)
+        assert sources and all(t.endswith("_local") for t in sources), (sources, s)
+    assert rewrite("ALTER TABLE mv MODIFY QUERY SELECT a FROM t AS x JOIN u ON 1", "c", {"t"}) == [
+        "ALTER TABLE mv ON CLUSTER 'c' MODIFY QUERY SELECT a FROM t_local AS x JOIN u ON 1"
+    ]
+
+
+def test_an_added_column_reaches_the_local_and_the_distributed_table():
+    plan = cluster_plan()
+    for table, column in (("case_progress", "deadline_latest"), ("case_events", "term")):
+        adds = [
+            s
+            for s in plan
+            if re.match(rf"ALTER TABLE {table}(_local)? ON CLUSTER 'mcu' ADD COLUMN IF NOT EXISTS {column}\b", s)
+        ]
+        assert [re.match(r"ALTER TABLE (\w+)", s)[1] for s in adds] == [f"{table}_local", table]  # local first
+    # storage-only ALTERs stay on the local table
+    assert rewrite("ALTER TABLE t MODIFY TTL x", "c", {"t"}) == ["ALTER TABLE t_local ON CLUSTER 'c' MODIFY TTL x"]
+
+
+def test_replaced_views_run_on_the_cluster_over_distributed_tables():
+    plan = cluster_plan()
+    replaced = {re.match(r"CREATE OR REPLACE VIEW (\w+) ", s)[1]: s for s in plan if s.startswith("CREATE OR REPLACE")}
+    assert {"daily_stats_source", "case_state"} <= set(replaced)
+    for s in replaced.values():
+        assert re.match(r"CREATE OR REPLACE VIEW \w+ ON CLUSTER 'mcu' AS", s), s
+        assert "_local" not in s  # a query through the view must see every shard
+        assert "deadline_latest" in s
+
+
+def test_every_cluster_statement_parses(clickhouse):
+    """The server's own parser (EXPLAIN AST on chdb) accepts every rewritten statement."""
+    for statement in cluster_plan():
+        assert clickhouse.query("EXPLAIN AST " + statement).result_rows, statement
+    with pytest.raises(Exception, match="Syntax error"):
+        clickhouse.query("EXPLAIN AST ALTER TABLE x ON CLUSTR 'c' MODIFY QUERY SELECT 1")
