@@ -24,6 +24,7 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
     from mcu.settings import get_settings
     from reports import render
     from reports.fetch import WorkerError, fetch_report
+    from sinks.clickhouse.preflight import StoreUnavailable
 
     if fmt == "xlsx" and output is None:
         raise click.UsageError("--format xlsx needs --output FILE")
@@ -34,8 +35,8 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
     s = get_settings()
     try:
         report = fetch_report(s.resolved_clickhouse_dsn, f"http://{s.web_host}:{s.web_port}", request)
-    except (UnknownName, WorkerError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (UnknownName, WorkerError, ValueError, StoreUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
     if fmt == "table":
         render.to_console(report)
         return
@@ -97,10 +98,13 @@ def analyst_role(database: str, apply: bool) -> None:
         click.echo(role_sql(database))
         return
     from mcu.settings import get_settings
-    from sinks.clickhouse.client import connect
+    from sinks.clickhouse.preflight import StoreUnavailable, connect_checked
 
     dsn = get_settings().resolved_clickhouse_dsn
     if dsn.startswith("chdb://"):
         raise click.ClickException("the embedded store has no users or roles; apply this on a ClickHouse server")
-    apply_role(connect(dsn), database)
+    try:
+        apply_role(connect_checked(dsn), database)
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("роль mcu_analyst создана")
