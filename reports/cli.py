@@ -90,10 +90,25 @@ def breakdown(by: str, measures: str | None, date_from, date_to, fmt: str, outpu
 @report.command("analyst-role")
 @click.option("--database", default="default", show_default=True)
 @click.option("--apply", is_flag=True, help="run it against the http(s):// store (needs admin rights)")
-def analyst_role(database: str, apply: bool) -> None:
+@click.option(
+    "--users-xml",
+    "users_xml",
+    metavar="USER",
+    help="print a users.xml <user> with the role's grants instead (the local server of deploy/clickhouse.sh"
+    " has no CREATE USER); the password is asked for",
+)
+def analyst_role(database: str, apply: bool, users_xml: str | None) -> None:
     """Print (or apply) the analyst role: SELECT on the views without personal data only."""
     from reports.role import apply_role, role_sql
 
+    if users_xml:
+        import hashlib
+
+        from reports.role import users_fragment
+
+        password = click.prompt(f"пароль для {users_xml}", hide_input=True, confirmation_prompt=True, err=True)
+        click.echo(users_fragment(database, users_xml, hashlib.sha256(password.encode()).hexdigest()), nl=False)
+        return
     if not apply:
         click.echo(role_sql(database))
         return

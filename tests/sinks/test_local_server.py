@@ -38,7 +38,7 @@ def test_the_users_fragment_carries_every_grant_of_the_role_file():
 
 
 @pytest.fixture(scope="module")
-def server_with_analyst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def server_with_analyst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalClickHouse, str]]:
     var = Path(tmp_path_factory.mktemp("chrole"))
     fragment = var / "analyst.xml"
     fragment.write_text(users_fragment("mcu", "analyst", hashlib.sha256(PASSWORD.encode()).hexdigest()))
@@ -55,12 +55,12 @@ def server_with_analyst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
             "('m1', 'webform', now64(3), 'Позвоните мне +7 918 123-45-67, ivan@example.ru',"
             " 'author-hmac-1', 'vk:42', 1)"
         )
-        yield server.url, f"http://analyst:{PASSWORD}@127.0.0.1:{server.http_port}/mcu"
+        yield server, f"http://analyst:{PASSWORD}@127.0.0.1:{server.http_port}/mcu"
     finally:
         server.stop()
 
 
-def test_the_analyst_reads_the_masked_views(server_with_analyst: tuple[str, str]):
+def test_the_analyst_reads_the_masked_views(server_with_analyst: tuple[LocalClickHouse, str]):
     _, analyst_dsn = server_with_analyst
     analyst = clickhouse_connect.get_client(dsn=analyst_dsn)
     rows = analyst.query("SELECT message_id, text_masked FROM analyst_cases").result_rows
@@ -81,7 +81,9 @@ def test_the_analyst_reads_the_masked_views(server_with_analyst: tuple[str, str]
         "ALTER TABLE cases DELETE WHERE 1",
     ],
 )
-def test_the_analyst_cannot_read_raw_text_or_authors_nor_write(server_with_analyst: tuple[str, str], sql: str):
+def test_the_analyst_cannot_read_raw_text_or_authors_nor_write(
+    server_with_analyst: tuple[LocalClickHouse, str], sql: str
+):
     _, analyst_dsn = server_with_analyst
     analyst = clickhouse_connect.get_client(dsn=analyst_dsn)
     with pytest.raises(DatabaseError) as denied:
@@ -89,8 +91,20 @@ def test_the_analyst_cannot_read_raw_text_or_authors_nor_write(server_with_analy
     assert "ACCESS_DENIED" in str(denied.value) or "READONLY" in str(denied.value), str(denied.value)[:300]
 
 
-def test_the_analyst_cannot_lift_readonly(server_with_analyst: tuple[str, str]):
+def test_the_analyst_cannot_lift_readonly(server_with_analyst: tuple[LocalClickHouse, str]):
     _, analyst_dsn = server_with_analyst
     analyst = clickhouse_connect.get_client(dsn=analyst_dsn)
     with pytest.raises(DatabaseError):
         analyst.query("SELECT text FROM cases SETTINGS readonly = 0")
+
+
+def test_the_native_port_serves_the_analyst_as_clickhouse_client_and_grafana_would(
+    server_with_analyst: tuple[LocalClickHouse, str],
+):
+    from clickhouse_driver import Client as NativeClient
+
+    server, _ = server_with_analyst
+    native = NativeClient(host="127.0.0.1", port=server.tcp_port, user="analyst", password=PASSWORD, database="mcu")
+    assert native.execute("SELECT count() FROM analyst_cases") == [(1,)]
+    with pytest.raises(Exception, match=r"ACCESS_DENIED|Not enough privileges"):
+        native.execute("SELECT text FROM cases")
