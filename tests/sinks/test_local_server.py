@@ -1,6 +1,7 @@
 """The local ClickHouse server (deploy/clickhouse.sh) and the analyst role on it, for real."""
 
 import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +109,18 @@ def test_the_native_port_serves_the_analyst_as_clickhouse_client_and_grafana_wou
     assert native.execute("SELECT count() FROM analyst_cases") == [(1,)]
     with pytest.raises(Exception, match=r"ACCESS_DENIED|Not enough privileges"):
         native.execute("SELECT text FROM cases")
+
+
+def test_the_worked_queries_of_docs_analytics_run_as_the_analyst(server_with_analyst: tuple[LocalClickHouse, str]):
+    text = (Path(__file__).resolve().parents[2] / "docs" / "analytics.md").read_text(encoding="utf-8")
+    part = text.split("## Connecting while the pipeline runs", 1)[1].split("\n## ", 1)[0]
+    python_query = re.search(r'query_df\("""(.*?)"""\)', part, re.S)
+    client_query = re.search(r'--query "(.*?)"', part, re.S)
+    backticked = re.findall(r"`(SELECT [^`]*)`", part)
+    assert python_query and client_query and len(backticked) == 2
+    queries = [python_query.group(1), client_query.group(1), *backticked]
+    # Grafana expands its macro into a time condition before sending the query.
+    queries = [q.replace("$__timeFilter(created_at)", "created_at >= now() - INTERVAL 1 DAY") for q in queries]
+    analyst = clickhouse_connect.get_client(dsn=server_with_analyst[1])
+    for sql in queries:
+        analyst.query(sql)  # raises on a wrong column, a missing grant or bad syntax
