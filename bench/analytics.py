@@ -219,12 +219,12 @@ def main() -> None:
     args = ap.parse_args()
     print("SYNTHETIC data (generated here, the same on every store)")
     for dsn in args.dsn:
-        client = connect(dsn)
-        database = client.database or "default"
-        if database in ("default", "mcu", "system"):
-            raise SystemExit(f"--dsn must name a database of its own for the bench, not {database}")
-        client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
-        client.command(f"CREATE DATABASE {database}")
+        server, _, database = dsn.rpartition("/")
+        if database in ("", "default", "mcu", "system") or "?" in database:
+            raise SystemExit(f"--dsn must end in a database of its own for the bench, not {database!r}")
+        admin = connect(f"{server}/default")  # the bench database may not exist yet
+        admin.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+        admin.command(f"CREATE DATABASE {database}")
         run(connect(dsn), f"server {dsn.split('@')[-1]}", args)
     if args.no_chdb:
         return
