@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export MCU_VAR_DIR ?= $(CURDIR)/var
+# deploy/clickhouse.sh runs the local ClickHouse server with this venv's chdb-core engine.
+export MCU_PYTHON ?= $(CURDIR)/$(BIN)/python
 
-.PHONY: run test lint venv kafka-start kafka-stop clean
+.PHONY: run test lint venv kafka-start kafka-stop clickhouse-start clickhouse-stop clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,17 +22,24 @@ kafka-start:
 kafka-stop:
 	deploy/kafka.sh stop
 
-## run: local Kafka + one worker on the embedded ClickHouse, a demo batch and live counts
-run: venv kafka-start
+clickhouse-start: venv
+	deploy/clickhouse.sh start
+
+clickhouse-stop:
+	deploy/clickhouse.sh stop
+
+## run: local Kafka + local ClickHouse server + one worker, a demo batch and live counts
+run: venv kafka-start clickhouse-start
 	PATH="$(CURDIR)/$(BIN):$$PATH" deploy/run.sh
 
-## test: the whole suite, unit and integration, against a real local broker
-test: venv kafka-start
-	$(BIN)/pytest
+## test: the whole suite, unit and integration, against the real local broker and ClickHouse server
+## (each integration test gets its own database on the server make started)
+test: venv kafka-start clickhouse-start
+	MCU_IT_CLICKHOUSE_URL=http://127.0.0.1:$${MCU_CLICKHOUSE_HTTP_PORT:-8123} $(BIN)/pytest
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-clean: kafka-stop
+clean: kafka-stop clickhouse-stop
 	rm -rf var

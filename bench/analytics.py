@@ -1,4 +1,4 @@
-"""Analytics at scale on embedded ClickHouse (chdb): SYNTHETIC data, generated here, labelled so.
+"""Analytics at scale on ClickHouse, embedded (chdb) and/or a server: SYNTHETIC data, generated here.
 
 1. Insert throughput through the sink's own path: Case models → rows.case_row → insert_batch in
    batches of MCU_SINK_BATCH_SIZE (1000), synchronous inserts with dedup tokens, as the worker does.
@@ -11,9 +11,13 @@
    three-dimension breakdown (block × settlement × channel), each timed several times.
 
     .venv/bin/python bench/analytics.py [--cases 10000000] [--sink-cases 100000] [--path DIR]
+        [--dsn http://127.0.0.1:8123/bench] [--no-chdb]
+
+With --dsn the same measurements run on the server first, then on chdb: side by side, same data.
 """
 
 import argparse
+import hashlib
 import shutil
 import statistics
 import sys
@@ -147,60 +151,92 @@ def timed(fn, repeat: int) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
+def run(client, label: str, args: argparse.Namespace) -> None:
+    """Every measurement on one store; ``label`` prefixes each line so two stores read side by side."""
+
+    def say(text: str) -> None:
+        print(f"[{label}] {text}", flush=True)
+
+    migrate(client)
+    sync_calendar(client)
+    rate = sink_path(client, args.sink_cases)
+    say(f"sink path (case_row + insert_batch, batches of 1000): {args.sink_cases:,} cases, {rate:,.0f} rows/s")
+    client.command("TRUNCATE TABLE cases")
+    t0 = time.perf_counter()
+    load = bulk_load(client, args.cases)
+    total = time.perf_counter() - t0
+    say(f"bulk SQL load: {args.cases:,} cases in {load['cases_s']:.1f} s "
+        f"({args.cases / load['cases_s']:,.0f} rows/s); "
+        f"{load['events']:,} case events in {load['events_s']:.1f} s "
+        f"({load['events'] / load['events_s']:,.0f} rows/s, materialized view into case_progress included); "
+        f"{load['sla']:,} SLA events in {load['sla_s']:.1f} s; total {total:.1f} s")  # fmt: skip
+    t0 = time.perf_counter()
+    refresh(client)
+    full_s = time.perf_counter() - t0
+    counts = [client.query(f"SELECT count() FROM {t}").result_rows[0][0]
+              for t in ("daily_stats", "daily_body_stats", "monthly_stats", "monthly_body_stats")]  # fmt: skip
+    say(f"full refresh (daily_stats / daily_body_stats / monthly_stats / monthly_body_stats): {full_s:.1f} s; "
+        f"rows {' / '.join(f'{c:,}' for c in counts)}")  # fmt: skip
+    t0 = time.perf_counter()
+    n = refresh_recent(client, today=date(2026, 12, 15))
+    say(f"refresh of the last 3 months (what the worker runs every 5 minutes): "
+        f"{time.perf_counter() - t0:.1f} s; {n:,} daily rows")  # fmt: skip
+    q = client_query(client)
+    whole = {"date_from": date(2024, 1, 1), "date_to": date(2026, 12, 31)}
+    year = {"date_from": date(2025, 1, 1), "date_to": date(2025, 12, 31)}
+    for period_label, period in (("all 3 years", whole), ("one year", year)):
+        med, best = timed(lambda p=period: build_report(q, ReportRequest(kind="ratings", **p)), args.repeat)
+        say(f"ratings ({period_label}; settlements + departments, each with the previous period): "
+            f"median {med:.3f} s, best {best:.3f} s")  # fmt: skip
+        req = ReportRequest(kind="breakdown", by="block,settlement,channel", **period)
+        med, best = timed(lambda r=req: build_report(q, r), args.repeat)
+        what = f"breakdown block × settlement × channel ({period_label}, 6 measures)"
+        say(f"{what}: median {med:.3f} s, best {best:.3f} s")
+        ms = "cases,first_response_median_h,resolution_p90_h"
+        req = ReportRequest(kind="breakdown", by="block,settlement,channel", measures=ms, **period)
+        med, best = timed(lambda r=req: build_report(q, r), args.repeat)
+        say(f"breakdown block × settlement × channel ({period_label}, with quantiles): "
+            f"median {med:.3f} s, best {best:.3f} s")  # fmt: skip
+    ratings = build_report(q, ReportRequest(kind="ratings", **whole))
+    # t-digest medians (the "hours" columns) are approximate and depend on the merge order of
+    # threads: they differ in the 4th digit between runs of one store, so they stay out.
+    exact = [
+        [[v for v, c in zip(row, sec.columns, strict=True) if c.fmt != "hours"] for row in sec.rows]
+        for sec in ratings.sections
+    ]
+    digest = hashlib.sha256(repr(exact).encode()).hexdigest()[:12]
+    say(f"ratings digest (ranks, scores, intervals, counts; equal on every store when they are): {digest}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=10_000_000)
     ap.add_argument("--sink-cases", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--path", type=Path, default=None, help="chdb data dir (default: a temp dir, removed)")
+    ap.add_argument(
+        "--dsn",
+        action="append",
+        default=[],
+        help="also (or, with --no-chdb, only) run on this store, e.g. a database of the local server:"
+        " http://127.0.0.1:8123/bench (its tables are dropped first); repeatable",
+    )
+    ap.add_argument("--no-chdb", action="store_true", help="skip the embedded store")
     args = ap.parse_args()
+    print("SYNTHETIC data (generated here, the same on every store)")
+    for dsn in args.dsn:
+        server, _, database = dsn.rpartition("/")
+        if database in ("", "default", "mcu", "system") or "?" in database:
+            raise SystemExit(f"--dsn must end in a database of its own for the bench, not {database!r}")
+        admin = connect(f"{server}/default")  # the bench database may not exist yet
+        admin.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+        admin.command(f"CREATE DATABASE {database}")
+        run(connect(dsn), f"server {dsn.split('@')[-1]}", args)
+    if args.no_chdb:
+        return
     path = args.path or Path(tempfile.mkdtemp(prefix="mcu-bench-"))
-    client = connect(f"chdb://{path}")
     try:
-        migrate(client)
-        sync_calendar(client)
-        print(f"SYNTHETIC data, chdb at {path}")
-        rate = sink_path(client, args.sink_cases)
-        print(f"sink path (case_row + insert_batch, batches of 1000): {args.sink_cases:,} cases, {rate:,.0f} rows/s")
-        client.command("TRUNCATE TABLE cases")
-        t0 = time.perf_counter()
-        load = bulk_load(client, args.cases)
-        total = time.perf_counter() - t0
-        print(f"bulk SQL load: {args.cases:,} cases in {load['cases_s']:.1f} s "
-              f"({args.cases / load['cases_s']:,.0f} rows/s); "
-              f"{load['events']:,} case events in {load['events_s']:.1f} s "
-              f"({load['events'] / load['events_s']:,.0f} rows/s, materialized view into case_progress included); "
-              f"{load['sla']:,} SLA events in {load['sla_s']:.1f} s; total {total:.1f} s")  # fmt: skip
-        t0 = time.perf_counter()
-        refresh(client)
-        full_s = time.perf_counter() - t0
-        counts = [client.query(f"SELECT count() FROM {t}").result_rows[0][0]
-                  for t in ("daily_stats", "daily_body_stats", "monthly_stats", "monthly_body_stats")]  # fmt: skip
-        print(f"full refresh (daily_stats / daily_body_stats / monthly_stats / monthly_body_stats): {full_s:.1f} s; "
-              f"rows {' / '.join(f'{c:,}' for c in counts)}")  # fmt: skip
-        t0 = time.perf_counter()
-        n = refresh_recent(client, today=date(2026, 12, 15))
-        print(f"refresh of the last 3 months (what the worker runs every 5 minutes): "
-              f"{time.perf_counter() - t0:.1f} s; {n:,} daily rows")  # fmt: skip
-        q = client_query(client)
-        whole = {"date_from": date(2024, 1, 1), "date_to": date(2026, 12, 31)}
-        year = {"date_from": date(2025, 1, 1), "date_to": date(2025, 12, 31)}
-        for label, period in (("all 3 years", whole), ("one year", year)):
-            med, best = timed(lambda p=period: build_report(q, ReportRequest(kind="ratings", **p)), args.repeat)
-            print(f"ratings ({label}; settlements + departments, each with the previous period): "
-                  f"median {med:.3f} s, best {best:.3f} s")  # fmt: skip
-            req = ReportRequest(kind="breakdown", by="block,settlement,channel", **period)
-            med, best = timed(lambda r=req: build_report(q, r), args.repeat)
-            print(
-                f"breakdown block × settlement × channel ({label}, 6 measures): median {med:.3f} s, best {best:.3f} s"
-            )
-            ms = "cases,first_response_median_h,resolution_p90_h"
-            req = ReportRequest(kind="breakdown", by="block,settlement,channel", measures=ms, **period)
-            med, best = timed(lambda r=req: build_report(q, r), args.repeat)
-            print(
-                f"breakdown block × settlement × channel ({label}, with quantiles): "
-                f"median {med:.3f} s, best {best:.3f} s"
-            )
+        run(connect(f"chdb://{path}"), "chdb", args)
     finally:
         if args.path is None:
             shutil.rmtree(path, ignore_errors=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start one worker in the background, show a demo batch flowing through it, then follow its log.
-# Ctrl+C stops the worker (the broker keeps running: `make kafka-stop`).
+# Ctrl+C stops the worker (the broker and the ClickHouse server keep running: `make kafka-stop`,
+# `make clickhouse-stop`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 var="${MCU_VAR_DIR:-var}"
@@ -29,8 +30,10 @@ The worker keeps running. Send your own message:
   curl -s -X POST http://127.0.0.1:$port/ingest/webform \\
        -H "Authorization: Bearer $MCU_INGEST_TOKEN" -H 'Content-Type: application/json' \\
        -d '{"id": "my-1", "text": "В Джубге нет воды на улице Советской"}'
-  mcu counts        # rows in ClickHouse as analysts see them
+  mcu counts        # rows in ClickHouse as analysts see them (straight from the server)
   mcu dlq show      # dead letters with reasons
+Analysts connect to ClickHouse while it runs: http://127.0.0.1:${MCU_CLICKHOUSE_HTTP_PORT:-8123}
+(native 127.0.0.1:${MCU_CLICKHOUSE_TCP_PORT:-9000}), database mcu; see docs/analytics.md.
 Following the worker log (Ctrl+C stops the worker):
 MSG
 tail -n 0 -f "$var/worker.log" &

@@ -16,6 +16,7 @@ from mcu.store import store
 from reports.build import ReportRequest, build_report
 from reports.measures import UnknownName
 from reports.store import client_query, prepare, refresh, refresh_recent
+from sinks.clickhouse.preflight import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ async def _prepare_reports() -> None:
         if await store.run(prepare):
             log.info("reports: work_calendar written")
         _last_full["at"] = time.monotonic()
+    except StoreUnavailable as exc:  # said once, in one line, at start; the next refresh tries again
+        log.warning("reports: calendar and aggregates not prepared: %s", exc)
     except Exception:
         log.exception("reports: could not prepare the working-time calendar and aggregates")
 
@@ -71,5 +74,7 @@ async def _refresh_daily_stats() -> None:
             _last_full["at"] = time.monotonic()
         else:
             await store.run(refresh_recent)
+    except StoreUnavailable as exc:
+        log.warning("reports: daily_stats not refreshed: %s", exc)
     except Exception:
         log.exception("reports: refreshing daily_stats failed; the previous figures stay")

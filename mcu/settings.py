@@ -7,9 +7,11 @@ from pydantic_settings import SettingsConfigDict
 
 from kafkaio.security import KafkaSettings
 
-# With the embedded store only one process may open it, so "sink" then runs in one worker (its own
-# consumer group) while the other stages scale out in another; with a server every worker can sink.
+# With a ClickHouse server (the default: deploy/clickhouse.sh) every worker sinks. Only the
+# embedded chdb:// store, which one process may open, needs "sink" in one worker of its own.
 ROLES = {"normalize", "enrich", "sla", "notify", "sink"}
+# The database deploy/clickhouse.sh creates and the default DSN names.
+LOCAL_DATABASE = "mcu"
 
 
 # The built-in pseudonym key: anyone with the source code can recompute an author_id from an e-mail
@@ -40,7 +42,14 @@ class Settings(KafkaSettings):
     )
     clickhouse_dsn: str | None = Field(
         default=None,
-        description="chdb://<path> (default <var_dir>/clickhouse) or http(s)://user:pw@host:port/db",
+        description="http(s)://user:pw@host:port/db (default: the local server, http://127.0.0.1:<http port>/mcu)"
+        " or chdb://<path> (embedded, one process)",
+    )
+    clickhouse_http_port: int = Field(
+        default=8123, ge=1, le=65535, description="HTTP port of the local server (deploy/clickhouse.sh, default DSN)"
+    )
+    clickhouse_tcp_port: int = Field(
+        default=9000, ge=1, le=65535, description="native port of the local server (clickhouse-client, DBeaver)"
     )
     clickhouse_cluster: str | None = Field(
         default=None, description="cluster name from remote_servers: Replicated + Distributed DDL variant"
@@ -197,7 +206,7 @@ class Settings(KafkaSettings):
 
     @property
     def resolved_clickhouse_dsn(self) -> str:
-        return self.clickhouse_dsn or f"chdb://{self.var_dir / 'clickhouse'}"
+        return self.clickhouse_dsn or f"http://127.0.0.1:{self.clickhouse_http_port}/{LOCAL_DATABASE}"
 
     @property
     def role_set(self) -> set[str]:
@@ -209,6 +218,7 @@ class Settings(KafkaSettings):
 
     @property
     def owns_embedded_store(self) -> bool:
+        """May this worker open the store? Always with a server; with chdb:// only the sink worker."""
         return "sink" in self.role_set or not self.resolved_clickhouse_dsn.startswith("chdb://")
 
     @property

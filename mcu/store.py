@@ -1,7 +1,7 @@
-"""The worker's one handle on ClickHouse.
+"""The worker's one handle on ClickHouse (the local server by default, any server, or chdb://).
 
-chdb locks its data path per process and is not meant for concurrent calls, so every call goes
-through one thread; the event loop never blocks on an insert.
+Every call goes through one thread: the event loop never blocks on an insert, and the embedded
+chdb engine (one process per path, not meant for concurrent calls) gets the same treatment.
 """
 
 import asyncio
@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 
 from mcu.settings import get_settings
-from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.preflight import connect_checked
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,7 +29,8 @@ class Store:
 
     def _client_sync(self) -> Client:
         if self._client is None:
-            self._client = connect(self.dsn)
+            # A bad DSN fails here as one line (StoreUnavailable) naming it, password masked.
+            self._client = connect_checked(self.dsn)
             applied = migrate(self._client, self.cluster)
             if applied:
                 log.info("ClickHouse migrations applied: %s", ", ".join(applied))
@@ -54,6 +55,18 @@ class Store:
 
     def open_sync(self) -> Client:
         return self._executor.submit(self._client_sync).result()
+
+
+COUNTS_SQL = (
+    "SELECT (SELECT count() FROM cases FINAL), (SELECT count() FROM dead_letters FINAL),"
+    " (SELECT countIf(settlement = 'unresolved') FROM cases FINAL)"
+)
+
+
+def counts_sync(client: Client) -> dict[str, int]:
+    """Rows as analysts see them (deduplicated): `mcu counts` and the worker's /counts."""
+    cases, dead, unresolved = client.query(COUNTS_SQL).result_rows[0]
+    return {"cases": int(cases), "dead_letters": int(dead), "unresolved_settlement": int(unresolved)}
 
 
 # The process's one store handle: sinks write through it, HTTP views read through it.

@@ -25,6 +25,7 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
     from mcu.settings import get_settings
     from reports import render
     from reports.fetch import WorkerError, fetch_report
+    from sinks.clickhouse.preflight import StoreUnavailable
 
     if fmt == "xlsx" and output is None:
         raise click.UsageError("--format xlsx needs --output FILE")
@@ -39,8 +40,8 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
     try:
         token = s.ingest_token.get_secret_value() if s.ingest_token else None
         report = fetch_report(s.resolved_clickhouse_dsn, f"http://{s.web_host}:{s.web_port}", request, token)
-    except (UnknownName, WorkerError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (UnknownName, WorkerError, ValueError, StoreUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
     if fmt == "table":
         render.to_console(report)
         return
@@ -94,18 +95,36 @@ def breakdown(by: str, measures: str | None, date_from, date_to, fmt: str, outpu
 @report.command("analyst-role")
 @click.option("--database", default="default", show_default=True)
 @click.option("--apply", is_flag=True, help="run it against the http(s):// store (needs admin rights)")
-def analyst_role(database: str, apply: bool) -> None:
+@click.option(
+    "--users-xml",
+    "users_xml",
+    metavar="USER",
+    help="print a users.xml <user> with the role's grants instead (the local server of deploy/clickhouse.sh"
+    " has no CREATE USER); the password is asked for",
+)
+def analyst_role(database: str, apply: bool, users_xml: str | None) -> None:
     """Print (or apply) the analyst role: SELECT on the views without personal data only."""
     from reports.role import apply_role, role_sql
 
+    if users_xml:
+        import hashlib
+
+        from reports.role import users_fragment
+
+        password = click.prompt(f"пароль для {users_xml}", hide_input=True, confirmation_prompt=True, err=True)
+        click.echo(users_fragment(database, users_xml, hashlib.sha256(password.encode()).hexdigest()), nl=False)
+        return
     if not apply:
         click.echo(role_sql(database))
         return
     from mcu.settings import get_settings
-    from sinks.clickhouse.client import connect
+    from sinks.clickhouse.preflight import StoreUnavailable, connect_checked
 
     dsn = get_settings().resolved_clickhouse_dsn
     if dsn.startswith("chdb://"):
         raise click.ClickException("the embedded store has no users or roles; apply this on a ClickHouse server")
-    apply_role(connect(dsn), database)
+    try:
+        apply_role(connect_checked(dsn), database)
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("роль mcu_analyst создана")

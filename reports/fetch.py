@@ -2,7 +2,8 @@
 
 - ``chdb://``: ask the worker over HTTP (POST /reports); if nothing answers, the path is free, so
   open it here, migrate, write the calendar and refresh the aggregates first.
-- ``http(s)://``: query the server directly (read-only is enough; migrations are the worker's job).
+- ``http(s)://`` (the default: the local server of deploy/clickhouse.sh): query the server
+  directly, while workers run (read-only is enough; migrations are the worker's job).
 """
 
 import logging
@@ -31,9 +32,9 @@ def from_worker(base_url: str, request: ReportRequest, timeout: float = 300.0, t
 
 def from_store(dsn: str, request: ReportRequest) -> Report:
     from reports.store import client_query, prepare
-    from sinks.clickhouse.client import connect
+    from sinks.clickhouse.preflight import connect_checked
 
-    client = connect(dsn)
+    client = connect_checked(dsn)  # a bad DSN: StoreUnavailable, one line
     if dsn.startswith("chdb://"):
         from sinks.clickhouse.migrate import migrate
 

@@ -3,6 +3,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import httpx
@@ -14,6 +15,9 @@ from ingest.producer import RawPublisher
 from mcu.commands.ingest import publish_lines
 from mcu.settings import check_author_key, get_settings
 from sinks.clickhouse.client import mask_secrets
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic-messages.jsonl"
 
@@ -46,13 +50,21 @@ def worker() -> None:
     # stop the start, loudly.
     ensure_topics(settings)
     if "sink" in roles:
+        from sinks.clickhouse.preflight import StoreUnavailable
+
         try:
             store.open_sync()
-        except Exception as exc:
+        except StoreUnavailable as exc:
+            if exc.is_configuration:
+                # Wrong credentials or a missing database do not heal by waiting: stop, in one line.
+                raise click.ClickException(str(exc)) from None
             # A store that is down now may be back in a minute: the sinks retry with backoff and
             # hold their offsets meanwhile, and ops see mcu_sink_insert_failures_total rise.
-            why = mask_secrets(f"ClickHouse at {settings.resolved_clickhouse_dsn} not available yet: {exc}")
-            click.echo(why, err=True)
+            click.echo(f"{exc}; приёмник будет повторять попытки", err=True)
+        except Exception as exc:  # a migration the server refused: the sink retries it with the insert
+            why = " ".join(str(exc).split())[:300]
+            where = settings.resolved_clickhouse_dsn
+            click.echo(mask_secrets(f"ClickHouse {where}: схема не применена: {why}"), err=True)
     stages = register(roles)
     click.echo(f"worker {settings.app_id}: stages {', '.join(stages)}", err=True)
     from mcu.broker_probe import start_probe
@@ -80,11 +92,10 @@ def db() -> None:
 @db.command("migrate")
 def db_migrate() -> None:
     """Apply pending migrations (with chdb:// only while no worker holds the store)."""
-    from sinks.clickhouse.client import connect
     from sinks.clickhouse.migrate import migrate
 
     settings = get_settings()
-    applied = migrate(connect(settings.resolved_clickhouse_dsn), settings.clickhouse_cluster)
+    applied = migrate(_store_client(), settings.clickhouse_cluster)
     click.echo("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
 
 
@@ -174,9 +185,30 @@ def demo(path: Path, channel: str, watch: float) -> None:
             time.sleep(1)
 
 
+def _store_client() -> "Client":
+    """A client on the configured store; a bad DSN ends the command with one line, no traceback."""
+    from sinks.clickhouse.preflight import StoreUnavailable, connect_checked
+
+    try:
+        return connect_checked(get_settings().resolved_clickhouse_dsn)
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.command()
 def counts() -> None:
-    """Ask the running worker what is in the store."""
+    """Rows in ClickHouse as analysts see them (from the server; with chdb:// the worker is asked)."""
+    if not get_settings().resolved_clickhouse_dsn.startswith("chdb://"):
+        from mcu.store import counts_sync
+        from sinks.clickhouse.preflight import classify
+
+        client = _store_client()
+        try:
+            click.echo(json.dumps(counts_sync(client), ensure_ascii=False))
+        except Exception as exc:  # e.g. no tables yet: no worker has applied the migrations
+            raise click.ClickException(str(classify(exc, get_settings().resolved_clickhouse_dsn))) from None
+        return
+    # chdb:// is held by the running worker: only it can read the store.
     try:
         click.echo(json.dumps(httpx.get(_worker_url("/counts"), timeout=10).json(), ensure_ascii=False))
     except httpx.HTTPError as exc:

@@ -2,10 +2,13 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import ROOT
+from tests.integration import harness
+from tests.integration.harness import ROOT, LocalClickHouse
 
 
 def _reachable(brokers: str) -> bool:
@@ -26,6 +29,32 @@ def brokers() -> str:
         time.sleep(1)
     assert _reachable(brokers), f"no Kafka broker at {brokers}: run deploy/kafka.sh start"
     return brokers
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The ClickHouse server every pipeline of the session stores into, one database per test.
+
+    `make test` starts the local server (deploy/clickhouse.sh) and names it in
+    MCU_IT_CLICKHOUSE_URL: one engine for the whole suite on a small machine, and the suite runs
+    against exactly what `make run` uses. Without it (pytest run by hand, one file), the session
+    starts a server of its own on free ports and a temporary var dir, so it never depends on, or
+    disturbs, a server someone else is using. Tests that kill a server start their own.
+    """
+    url = os.environ.get("MCU_IT_CLICKHOUSE_URL")
+    own: LocalClickHouse | None = None
+    if not url:
+        own = LocalClickHouse(Path(tmp_path_factory.mktemp("clickhouse-server"))).start()
+        url = own.url
+    harness.CLICKHOUSE["url"] = url
+    try:
+        yield url
+    finally:
+        harness.CLICKHOUSE.pop("url", None)
+        if own is not None:
+            own.stop()
+        else:
+            harness.drop_databases(url)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -55,9 +55,70 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str | Callable[[],
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {described}; last error: {last_error}")
 
 
+class LocalClickHouse:
+    """A local ClickHouse server (deploy/clickhouse.sh) on free ports with its own var dir."""
+
+    def __init__(self, var_dir: Path) -> None:
+        self.var_dir = var_dir
+        self.http_port = free_port()
+        self.tcp_port = free_port()
+        self.env = {
+            **os.environ,
+            "MCU_VAR_DIR": str(var_dir),
+            "MCU_CLICKHOUSE_HTTP_PORT": str(self.http_port),
+            "MCU_CLICKHOUSE_TCP_PORT": str(self.tcp_port),
+            "MCU_PYTHON": sys.executable,
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def _script(self, command: str) -> None:
+        out = subprocess.run(
+            [str(ROOT / "deploy" / "clickhouse.sh"), command], env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"deploy/clickhouse.sh {command} failed ({out.returncode}): {out.stdout}{out.stderr}")
+
+    def start(self) -> LocalClickHouse:
+        self._script("start")
+        return self
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def kill(self) -> None:
+        self._script("kill")
+
+
+# The server integration tests use (set by the session fixture in conftest.py), and the DSN
+# each pipeline's var dir was given, so that query_store reads the right database.
+CLICKHOUSE: dict[str, str] = {}
+_DSN_OF: dict[Path, str] = {}
+
+
+def new_database(server_url: str, prefix: str = "it") -> str:
+    """A fresh database on a server; its DSN."""
+    import clickhouse_connect
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    clickhouse_connect.get_client(dsn=server_url + "/default").command(f"CREATE DATABASE {name}")
+    return f"{server_url}/{name}"
+
+
 def pipeline_env(var_dir: Path, brokers: str, **extra: str) -> dict[str, str]:
-    """Settings for one isolated pipeline: its own topics, consumer group and store."""
+    """Settings for one isolated pipeline: its own topics, consumer group and store.
+
+    The store is a database of its own on the session's ClickHouse server unless ``extra``
+    names a DSN (``chdb://`` for the embedded-store tests).
+    """
     run = uuid.uuid4().hex[:8]
+    if "MCU_CLICKHOUSE_DSN" not in extra:
+        if "url" not in CLICKHOUSE:
+            raise RuntimeError("no ClickHouse server for the integration tests: use the clickhouse_server fixture")
+        extra = {**extra, "MCU_CLICKHOUSE_DSN": new_database(CLICKHOUSE["url"])}
+    _DSN_OF[Path(var_dir).resolve()] = extra["MCU_CLICKHOUSE_DSN"]
     env = {
         **os.environ,
         "MCU_KAFKA_BROKERS": brokers,
@@ -138,8 +199,17 @@ class Worker:
 
 
 def query_store(var_dir: Path, sql: str) -> list[list[Any]]:
-    """Query the embedded store of a stopped worker from a separate process (chdb: one per path)."""
-    dsn = f"chdb://{var_dir / 'clickhouse'}"
+    """Query the store of the pipeline ``pipeline_env`` gave ``var_dir``, as an analyst would.
+
+    A server is queried directly, workers running or not. The embedded store (chdb://) is read
+    from a separate process once its worker stopped (chdb: one process per path).
+    """
+    dsn = _DSN_OF.get(Path(var_dir).resolve(), f"chdb://{var_dir / 'clickhouse'}")
+    if not dsn.startswith("chdb://"):
+        import clickhouse_connect
+
+        rows = clickhouse_connect.get_client(dsn=dsn).query(sql).result_rows
+        return json.loads(json.dumps([list(r) for r in rows], default=str))
     code = (
         "import json, sys, clickhouse_connect\n"
         f"c = clickhouse_connect.get_client(dsn={dsn!r})\n"
@@ -148,3 +218,13 @@ def query_store(var_dir: Path, sql: str) -> list[list[Any]]:
     )
     out = subprocess.run([sys.executable, "-c", code, sql], capture_output=True, text=True, timeout=120, check=True)
     return json.loads(out.stdout)
+
+
+def drop_databases(server_url: str) -> None:
+    """Drop the databases this session's pipelines got on a shared server."""
+    import clickhouse_connect
+
+    admin = clickhouse_connect.get_client(dsn=server_url + "/default")
+    for dsn in set(_DSN_OF.values()):
+        if dsn.startswith(server_url + "/"):
+            admin.command(f"DROP DATABASE IF EXISTS {dsn.rsplit('/', 1)[1]} SYNC")
