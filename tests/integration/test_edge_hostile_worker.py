@@ -102,6 +102,12 @@ def test_hostile_inputs_end_in_4xx_with_reasons_and_nothing_is_lost(brokers: str
         # three failures came before (the 0xFF header, /reports without a token, the bare token): 5/minute
         assert statuses == [401, 401, 429, 429, 429, 429]
         assert httpx.post(url + "/ingest/webform", json={"text": "x"}, headers=AUTH).status_code == 429
+
+        # mcu/loop_lag.py: no wake-up of the probe more than 1 s late during all of the above
+        lag_count = worker.metric("mcu_event_loop_lag_seconds_count")
+        assert lag_count > 0
+        assert worker.metric("mcu_event_loop_lag_seconds_bucket", le="1.0") == lag_count
+        print(f"\nevent-loop lag: max of the last 60 s {worker.metric('mcu_event_loop_lag_max_seconds') * 1000:.1f} ms")
     finally:
         worker.stop()
     assert "Error handling request" not in (tmp_path / "worker.log").read_text(errors="replace")  # aiohttp's 500
