@@ -73,6 +73,15 @@ WORKER_ASSIGNED = Gauge("mcu_worker_assigned_partitions", "Partitions assigned t
 KAFKA_REACHABLE = Gauge(
     "mcu_kafka_broker_reachable", "1 if the last metadata request to the Kafka cluster succeeded, else 0"
 )
+# Unlabelled, so both exist from import (mcu/loop_lag.py feeds them).
+EVENT_LOOP_LAG = Histogram(
+    "mcu_event_loop_lag_seconds",
+    "How much later than asked the worker's event loop woke a sleeping probe task",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+EVENT_LOOP_LAG_MAX = Gauge(
+    "mcu_event_loop_lag_max_seconds", "Largest event-loop lag of the probe over the last 60 seconds"
+)
 
 
 def initialise_series(app: "faust.App", stages: Iterable[str]) -> None:

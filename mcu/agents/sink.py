@@ -24,6 +24,7 @@ from mcu.metrics import (
 )
 from mcu.store import store
 from schemas import Case, CaseEvent, DeadLetter, NotificationRecord, SlaEvent
+from schemas.times import BAD_TIME, is_bad_time
 from sinks.clickhouse import rows
 from sinks.clickhouse.client import mask_secrets
 from sinks.clickhouse.sink import ClickHouseSink, DeliveryReport, RetryableInsertError, SinkRow
@@ -97,7 +98,9 @@ def _make_agent(spec: SinkSpec) -> None:
                         log.error("unreadable dead letter at %s:%s dropped from the store: %s",
                                   e.message.topic, e.message.offset, exc)  # fmt: skip
                     else:
-                        await send_dead_letter(e, STAGE, "validation", str(exc)[:2000])
+                        # a case event from outside the time window is bad_time here too, as at the SLA stage
+                        bad_time = isinstance(exc, ValidationError) and is_bad_time(exc.errors())
+                        await send_dead_letter(e, STAGE, BAD_TIME if bad_time else "validation", str(exc)[:2000])
                     continue
                 by_source[_source(e)] = (e, spec.fetched_at(record))
             if batch:

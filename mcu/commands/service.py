@@ -67,11 +67,13 @@ def worker() -> None:
             click.echo(mask_secrets(f"ClickHouse {where}: схема не применена: {why}"), err=True)
     stages = register(roles)
     click.echo(f"worker {settings.app_id}: stages {', '.join(stages)}", err=True)
+    from mcu import loop_lag
     from mcu.broker_probe import start_probe
     from mcu.metrics import initialise_series
 
     initialise_series(app, stages)  # labelled series at 0 from the first scrape: see mcu/metrics.py
     start_probe(app)
+    loop_lag.start_probe(app)
     if settings.test_drop_marker:
         from mcu.test_hooks import install_drop_marker
 

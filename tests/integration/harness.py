@@ -173,13 +173,11 @@ class Worker:
         return httpx.get(self.url + "/counts", timeout=10).json()
 
     def metric(self, name: str, **labels: str) -> float:
-        text = httpx.get(self.url + "/metrics", timeout=10).text
-        want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-        total = 0.0
-        for line in text.splitlines():
-            if (line.startswith(name + "{") or line.startswith(name + " ")) and want in line:
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+        return read_metric(self.scrape(), name, **labels)
+
+    def scrape(self) -> str:
+        """One /metrics text: read several series from it when they must be of the same moment."""
+        return httpx.get(self.url + "/metrics", timeout=10).text
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -196,6 +194,41 @@ class Worker:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def read_metric(text: str, name: str, **labels: str) -> float:
+    """Sum of the series ``name`` in a scrape whose labels include ``labels``."""
+    # Labels are matched one by one: prometheus-client writes them sorted by name, not as declared.
+    want = [f'{k}="{v}"' for k, v in labels.items()]
+    total = 0.0
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series.split("{", 1)[0] == name and all(w in series for w in want):
+            total += float(value)
+    return total
+
+
+def loop_lag(text: str) -> dict[str, float]:
+    """The loop-lag probe's series (mcu/loop_lag.py) from one scrape: cumulative counts per bucket
+    bound ("0.001" … "+Inf"), "count", and "max" (its worst lag of the last 60 s)."""
+    out = {"count": read_metric(text, "mcu_event_loop_lag_seconds_count"),
+           "max": read_metric(text, "mcu_event_loop_lag_max_seconds")}  # fmt: skip
+    for line in text.splitlines():
+        if line.startswith("mcu_event_loop_lag_seconds_bucket{"):
+            out[line.split('le="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def worst_lag_bound(before: dict[str, float], after: dict[str, float]) -> float:
+    """The smallest bucket bound holding every probe observation between two scrapes: the worst
+    lag of that stretch is at most this (inf if one was beyond the last finite bucket)."""
+    taken = after["count"] - before["count"]
+    bounds = sorted(float(k) for k in after if k not in ("count", "max"))
+    return next(b for b in bounds if after[_le(b)] - before.get(_le(b), 0.0) == taken)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(bound)
 
 
 def query_store(var_dir: Path, sql: str) -> list[list[Any]]:

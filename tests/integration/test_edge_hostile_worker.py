@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.harness import TOKEN, Worker, pipeline_env, wait_for
+from tests.integration.harness import TOKEN, Worker, loop_lag, pipeline_env, wait_for, worst_lag_bound
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -39,6 +39,8 @@ def test_hostile_inputs_end_in_4xx_with_reasons_and_nothing_is_lost(brokers: str
     url = worker.url
     accepted = 0
     try:
+        wait_for(lambda: loop_lag(worker.scrape())["count"] > 0, 10, "the loop-lag probe's first observation")
+        lag_before = loop_lag(worker.scrape())
         for path in ("/ingest/webform", "/cases/x/events", "/reports"):
             r = httpx.post(url + path, content=DEEP, headers=AUTH)
             assert (r.status_code, r.json()["reason"]) == (400, "too_deep"), (path, r.text)
@@ -102,6 +104,13 @@ def test_hostile_inputs_end_in_4xx_with_reasons_and_nothing_is_lost(brokers: str
         # three failures came before (the 0xFF header, /reports without a token, the bare token): 5/minute
         assert statuses == [401, 401, 429, 429, 429, 429]
         assert httpx.post(url + "/ingest/webform", json={"text": "x"}, headers=AUTH).status_code == 429
+
+        # mcu/loop_lag.py: no wake-up of the probe more than 1 s late during all of the above
+        lag_after = loop_lag(worker.scrape())
+        assert lag_after["count"] > lag_before["count"]
+        bound = worst_lag_bound(lag_before, lag_after)
+        assert bound <= 1.0, f"a wake-up of the probe more than 1 s late: {lag_before} → {lag_after}"
+        print(f"\nevent-loop lag during the hostile requests: every wake-up within {bound * 1000:g} ms")
     finally:
         worker.stop()
     assert "Error handling request" not in (tmp_path / "worker.log").read_text(errors="replace")  # aiohttp's 500
