@@ -231,13 +231,18 @@ def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(bound)
 
 
+def store_dsn(var_dir: Path) -> str:
+    """The DSN of the store ``pipeline_env`` gave ``var_dir`` (the embedded path when it gave none)."""
+    return _DSN_OF.get(Path(var_dir).resolve(), f"chdb://{var_dir / 'clickhouse'}")
+
+
 def query_store(var_dir: Path, sql: str) -> list[list[Any]]:
     """Query the store of the pipeline ``pipeline_env`` gave ``var_dir``, as an analyst would.
 
     A server is queried directly, workers running or not. The embedded store (chdb://) is read
     from a separate process once its worker stopped (chdb: one process per path).
     """
-    dsn = _DSN_OF.get(Path(var_dir).resolve(), f"chdb://{var_dir / 'clickhouse'}")
+    dsn = store_dsn(var_dir)
     if not dsn.startswith("chdb://"):
         import clickhouse_connect
 

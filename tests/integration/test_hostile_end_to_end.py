@@ -40,6 +40,7 @@ from tests.integration.harness import (
     pipeline_env,
     query_store,
     settings_of,
+    store_dsn,
     wait_for,
     worst_lag_bound,
 )
@@ -228,11 +229,11 @@ def test_hostile_records_end_as_reasoned_dead_letters_and_the_loop_never_stalls(
 
 
 def _refresh(var: Path) -> int:
-    """reports.store.refresh on the stopped worker's embedded store, in a process of its own (chdb: one per path)."""
+    """reports.store.refresh on the stopped worker's store, in a process of its own (chdb: one per path)."""
     code = (
         "import sys, clickhouse_connect\n"
         "from reports.store import refresh\n"
-        f"c = clickhouse_connect.get_client(dsn={'chdb://' + str(var / 'clickhouse')!r})\n"
+        f"c = clickhouse_connect.get_client(dsn={store_dsn(var)!r})\n"
         "print(refresh(c))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, cwd=ROOT)
