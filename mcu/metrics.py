@@ -61,6 +61,10 @@ NOTIFICATIONS_SENT = Counter("mcu_notifications_sent_total", "Notifications deli
 NOTIFICATIONS_FAILED = Counter("mcu_notifications_failed_total", "Notification attempts that failed", ["channel"])
 SLA_EVENTS = Counter("mcu_sla_events_total", "SLA timer events emitted", ["kind", "block"])
 SLA_PENDING = Gauge("mcu_sla_pending_events", "Case events waiting for their case to arrive (this worker)")
+SLA_OUTBOX = Gauge(
+    "mcu_sla_outbox_cases",
+    "Cases whose SLA events the tick must (re)send from their outbox (this worker; sla/README.md)",
+)
 SLA_PENDING_DROPPED = Counter(
     "mcu_sla_pending_dropped_total",
     "Case events refused or expired by the bounds on events waiting for their case (sent to the dead letters)",

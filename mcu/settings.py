@@ -171,6 +171,12 @@ class Settings(KafkaSettings):
         description="TEST HOOK, never in production: fetched records containing this text are dropped"
         " before any stream (mcu/test_hooks.py), to prove the skipped-offsets alert end to end",
     )
+    test_kill_before_sla_send: str | None = Field(
+        default=None,
+        description="TEST HOOK, never in production: the worker exits (os._exit) after the SLA state change of a"
+        " record containing this text is on the broker and before its SLA events are sent (mcu/test_hooks.py),"
+        " to prove the outbox (sla/README.md)",
+    )
 
     @field_validator("log_level")
     @classmethod

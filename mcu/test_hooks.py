@@ -5,9 +5,15 @@ any stream sees it (and acked, so commits go on), which is exactly what the faus
 race did (mcu/flow_control.py). The offset-gap sensor then sees the next record of that partition
 jump ahead and counts the gap, so the end-to-end alert test can make MCUStreamSkippedOffsets fire
 through the real sensor, metric, Prometheus and Alertmanager.
+
+`MCU_TEST_KILL_BEFORE_SLA_SEND`: the SLA agent, for a record whose raw value contains the marker,
+waits until its state change (the table's changelog record) is on the broker, then exits the
+process at once, before the record's SLA events are sent: the crash the outbox must survive
+(tests/integration/test_sla_outbox.py). Restart the worker without the setting.
 """
 
 import logging
+import os
 
 import faust
 from faust.types import Message
@@ -31,3 +37,12 @@ def install_drop_marker(app: faust.App, marker: str) -> None:
 
     consumer.callback = drop_marked
     log.warning("TEST HOOK MCU_TEST_DROP_MARKER is on: records containing %r are dropped", marker)
+
+
+async def die_before_sla_send(app: faust.App, message_id: str) -> None:
+    # The flush puts the changelog record on the broker, so the restarted worker sees the state
+    # change: the worst case, where only the outbox can bring the events back.
+    await app.producer.flush()
+    log.warning("TEST HOOK MCU_TEST_KILL_BEFORE_SLA_SEND: exiting before the SLA events of %s are sent", message_id)
+    logging.shutdown()
+    os._exit(17)

@@ -128,6 +128,9 @@ class CaseTimers:
     pending_since: int | None = None  # receipt time of the first waiting event (for the age bound)
     seen: bytes = b""  # DIGEST-byte digests of every event id taken, in order of arrival
     next_fire: int | None = None
+    # SLA events of the last inputs not yet confirmed by the broker (the outbox): written with the
+    # state change that made them, removed once sent; empty, and absent from the bytes, at rest.
+    outbox: list[dict[str, Any]] = field(default_factory=list)
 
     def term(self, name: TermName) -> TermTimer | None:
         return next((t for t in self.terms if t.name == name), None)
@@ -170,6 +173,8 @@ def dumps(state: CaseTimers) -> bytes:
         body["q"] = state.pending
     if state.seen:
         body["e"] = base64.b64encode(state.seen).decode("ascii")
+    if state.outbox:
+        body["o"] = state.outbox
     if state.next_fire is not None:
         nf = str(state.next_fire)
     elif not state.rule and state.pending and state.pending_since is not None:
@@ -207,6 +212,7 @@ def loads(message_id: str, data: bytes) -> CaseTimers:
         pending=b.get("q", []),
         pending_since=int(head[1:]) if head.startswith(b"w") else None,
         seen=seen,
+        outbox=b.get("o", []),
         next_fire=None if head == b"-" or head.startswith(b"w") else int(head),
     )
 
@@ -547,6 +553,11 @@ class SlaRules:
         return out
 
 
+def _stage(s: CaseTimers, events: list[SlaEvent]) -> None:
+    """Put ``events`` in the state's outbox, so they are stored in the same write as the change."""
+    s.outbox.extend(e.model_dump(mode="json", exclude_none=True) for e in events)
+
+
 # ---------------------------------------------------------------- the due index
 
 
@@ -624,6 +635,9 @@ class SlaTimers:
         self._waiting: dict[str, int] = {}
         self._waiting_heap: list[tuple[int, str]] = []
         self.pending_events = 0
+        # Cases whose outbox the tick must (re)send: found by ``rebuild`` after a restart or an
+        # assignment, or put back by ``retry`` after a failed send.
+        self._unsent: set[str] = set()
 
     def _load(self, message_id: str) -> CaseTimers | None:
         raw = self.store.get(message_id)
@@ -651,7 +665,9 @@ class SlaTimers:
             heapq.heappush(self._waiting_heap, (since, message_id))
 
     def on_case(self, case: Case) -> list[SlaEvent]:
+        """The case's events, also kept in its outbox until ``confirm``: send them, then confirm."""
         s, events = self.rules.apply_case(self._load(case.message_id), case)
+        _stage(s, events)
         self._save(s)
         return events
 
@@ -662,8 +678,59 @@ class SlaTimers:
             if len(self._waiting) >= self.pending_max_cases:
                 raise Refused(DROP_CASES, f"{len(self._waiting)} cases already wait for their first record")
         s, events = self.rules.apply_event(s, event, now=_ts(self.clock()))
+        _stage(s, events)
         self._save(s)
         return events
+
+    # -- the outbox: an event leaves the state only once the broker has it
+
+    def confirm(self, events: Iterable[SlaEvent]) -> None:
+        """The broker has ``events``: remove them from their cases' outboxes (matched by dedup key,
+        so a state changed meanwhile keeps whatever else it holds)."""
+        by_case: dict[str, set[str]] = {}
+        for e in events:
+            by_case.setdefault(e.message_id, set()).add(e.dedup_key)
+        for mid, keys in by_case.items():
+            s = self._load(mid)
+            if s is None or not s.outbox:
+                continue
+            left = [e for e in s.outbox if e.get("dedup_key") not in keys]
+            if len(left) != len(s.outbox):
+                s.outbox = left
+                self._save(s)
+            if not left:
+                self._unsent.discard(mid)
+
+    def retry(self, message_ids: Iterable[str]) -> None:
+        """Sending these cases' outboxes failed: the tick sends them again."""
+        self._unsent.update(message_ids)
+
+    def take_unsent(self, limit: int = 1000) -> list[SlaEvent]:
+        """The outbox events of up to ``limit`` owned cases to (re)send; ``confirm`` them once the
+        broker has them, or ``retry`` their cases. Same dedup keys as the first time."""
+        out: list[SlaEvent] = []
+        for mid in list(self._unsent)[:limit]:
+            self._unsent.discard(mid)
+            if self.owns is not None and not self.owns(mid):
+                continue  # the partition went to another worker: its rebuild() finds the outbox
+            s = self._load(mid)
+            if s is None or not s.outbox:
+                continue
+            kept = []
+            for raw in s.outbox:
+                try:
+                    out.append(SlaEvent.model_validate(raw))
+                    kept.append(raw)
+                except ValidationError:
+                    continue  # written by a version with another schema: it can never be sent
+            if len(kept) != len(s.outbox):
+                s.outbox = kept
+                self._save(s)
+        return out
+
+    @property
+    def unsent_cases(self) -> int:
+        return len(self._unsent)
 
     def take_expired(self, now: datetime, limit: int = 1000) -> list[Expired]:
         """Up to ``limit`` cases whose events have waited longer than ``pending_max_age`` (the rest
@@ -751,9 +818,14 @@ class SlaTimers:
         self._waiting.clear()
         self._waiting_heap.clear()
         self.pending_events = 0
+        self._unsent.clear()
         for mid, raw in self.store.items():
             if owns is not None and not owns(mid):
                 continue
+            # A substring test, as for the waiting events: a false hit (the text inside a waiting
+            # event) only costs one parse.
+            if b'"o":[' in raw and loads(mid, raw).outbox:
+                self._unsent.add(mid)
             nf = next_fire_of(raw)
             if nf is not None:
                 entries.append((mid, nf))

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter_value
-from mcu.metrics import SLA_EVENTS, SLA_PENDING, SLA_PENDING_DROPPED, STAGE_PROCESSED, STAGE_SECONDS
+from mcu.metrics import SLA_EVENTS, SLA_OUTBOX, SLA_PENDING, SLA_PENDING_DROPPED, STAGE_PROCESSED, STAGE_SECONDS
 from schemas import Case, CaseEvent, SlaEvent
 from schemas.times import EARLIEST
 from sinks.notify.digest import digest_items
@@ -70,6 +70,31 @@ async def _emit(events: list[SlaEvent], *, confirmed: bool = False) -> None:
         await asyncio.gather(*pending)
 
 
+async def _send_outbox(events: list[SlaEvent]) -> None:
+    """Send events the timers keep in their cases' outboxes; they leave it once the broker has them.
+
+    Until then a restarted worker, or the next tick, sends them again with the same dedup keys.
+    """
+    if not events:
+        return
+    try:
+        await _emit(events, confirmed=True)
+    except Exception:
+        timers.retry({e.message_id for e in events})
+        log.exception("SLA: sending %d events failed; they stay in the outbox and go again next tick", len(events))
+    else:
+        if app.rebalancing:  # the cases may be another worker's by now: it finds the outbox itself
+            timers.retry({e.message_id for e in events})
+        else:
+            timers.confirm(events)
+    SLA_OUTBOX.set(timers.unsent_cases)
+
+
+_kill_marker = settings.test_kill_before_sla_send.encode() if settings.test_kill_before_sla_send else None
+if _kill_marker:
+    log.warning("TEST HOOK MCU_TEST_KILL_BEFORE_SLA_SEND is on: a record containing it kills the worker")
+
+
 def _agent(topic, name: str, model: type[BaseModel], apply) -> None:  # type: ignore[no-untyped-def]
     async def agent(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
@@ -77,7 +102,11 @@ def _agent(topic, name: str, model: type[BaseModel], apply) -> None:  # type: ig
             events = await apply_or_dead_letter(event, STAGE, lambda value: apply(model.model_validate_json(value)))
             if events is None:
                 continue
-            await _emit(events)
+            if _kill_marker and events and _kill_marker in event.value:
+                from mcu.test_hooks import die_before_sla_send
+
+                await die_before_sla_send(app, events[0].message_id)
+            await _send_outbox(events)
             STAGE_PROCESSED.labels(stage=STAGE).inc()
             STAGE_SECONDS.labels(stage=STAGE).observe(time.perf_counter() - started)
 
@@ -140,6 +169,8 @@ async def sla_tick() -> None:
         log.info("SLA: owning partitions %s, %d open timers indexed", sorted(owned), timers.rebuild())
     now = datetime.now(UTC)
     await _expire_waiting(now)
+    # Events of a state change whose send failed or was cut short by a crash (found by rebuild).
+    await _send_outbox(timers.take_unsent())
     batch = timers.collect(now)
     if not batch.events and not batch.updates:
         return

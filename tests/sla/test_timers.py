@@ -172,11 +172,14 @@ def test_restart_from_the_store_fires_each_step_once(policies, cal) -> None:  # 
 def test_serialisation_round_trip(timers: SlaTimers) -> None:
     case = make_case(msk(2026, 3, 10, 9, 0), Channel.LETTER, forward_to="МВД")
     timers.on_case(case)
-    timers.on_event(make_event(case, T.CLARIFICATION_REQUESTED, msk(2026, 3, 11, 9, 0)))
+    paused = timers.on_event(make_event(case, T.CLARIFICATION_REQUESTED, msk(2026, 3, 11, 9, 0)))
+    in_flight = timers.store[case.message_id]
+    assert loads(case.message_id, in_flight).outbox == [e.model_dump(mode="json", exclude_none=True) for e in paused]
+    timers.confirm(paused)  # the broker has them: at rest the state carries no outbox
     raw = timers.store[case.message_id]
     state = loads(case.message_id, raw)
     assert dumps(state) == raw
-    assert state.paused is not None and len(state.terms) == 3
+    assert state.paused is not None and len(state.terms) == 3 and state.outbox == []
     assert len(raw) < 300
 
 
