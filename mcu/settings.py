@@ -59,6 +59,11 @@ class Settings(KafkaSettings):
     ingest_rate_limit: str = Field(
         default="50/second", description="per client address on the HTTP intake, e.g. 50/second, 1000/minute"
     )
+    ingest_ack_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds the HTTP intake waits for Kafka to confirm a record (acks=all) before answering 503",
+    )
     raw_retention_hours: int = Field(
         default=168, ge=1, description="how long raw topics (personal data as sent) are kept; set at creation"
     )

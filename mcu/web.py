@@ -1,11 +1,14 @@
 """The worker's HTTP face: intake, health, counts and Prometheus metrics."""
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 from datetime import UTC, datetime
 
+from aiokafka.errors import KafkaError
+from faust.types import TopicT
 from faust.web import Request, Response, View
 from limits import parse as parse_limit
 from limits import storage as limit_storage
@@ -26,6 +29,37 @@ _raw_topics = {c: bytes_topic(raw_topic(c)) for c in Channel}
 _author_key = settings.author_hmac_key.get_secret_value().encode()
 _rate = parse_limit(settings.ingest_rate_limit)
 _limiter = limit_strategies.MovingWindowRateLimiter(limit_storage.MemoryStorage())
+
+
+class NotStored(Exception):
+    """The broker did not confirm the record in time (too few in-sync replicas, no leader, no broker)."""
+
+
+async def send_stored(topic: TopicT, **record: object) -> None:
+    """Send and wait for acks=all; raise :class:`NotStored` after ``MCU_INGEST_ACK_TIMEOUT``.
+
+    Faust's producer retries a record for up to 20 minutes; a caller must learn sooner that it was
+    not stored, so that it keeps its copy and sends it again. The record may still be stored later
+    by those retries: the resend has the same message id and is folded downstream.
+    """
+
+    async def send_and_wait() -> None:
+        fut = await topic.send(**record)  # type: ignore[arg-type]
+        await fut
+
+    try:
+        await asyncio.wait_for(send_and_wait(), settings.ingest_ack_timeout)
+    except (TimeoutError, KafkaError) as exc:
+        raise NotStored(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _not_stored(view: View, exc: NotStored) -> Response:
+    log.warning("intake answered 503: the broker did not confirm the record: %s", exc)
+    return view.json(
+        {"error": "not stored: Kafka did not confirm the record (too few brokers in sync); send it again later"},
+        status=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 def _authorized(request: Request) -> bool:
@@ -69,12 +103,15 @@ class Intake(View):
             return self.json({"error": rej.detail, "reason": rej.reason}, status=status)
         message_id = message_id_for(channel, source_id)
         now = datetime.now(UTC)
-        fut = await _raw_topics[Channel(channel)].send(
-            key=message_id.encode(),
-            value=body,
-            headers=encode_headers(channel, source_id, message.created_at, now),
-        )
-        await fut
+        try:
+            await send_stored(
+                _raw_topics[Channel(channel)],
+                key=message_id.encode(),
+                value=body,
+                headers=encode_headers(channel, source_id, message.created_at, now),
+            )
+        except NotStored as exc:
+            return _not_stored(self, exc)
         return self.json({"message_id": message_id, "source_id": source_id}, status=202)
 
 
@@ -108,8 +145,10 @@ class CaseEvents(View):
         except ValidationError as exc:
             detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
             return self.json({"error": detail}, status=400)
-        fut = await case_events_topic.send(key=message_id.encode(), value=event.model_dump_json().encode())
-        await fut
+        try:
+            await send_stored(case_events_topic, key=message_id.encode(), value=event.model_dump_json().encode())
+        except NotStored as exc:
+            return _not_stored(self, exc)
         return self.json({"event_id": event.event_id, "message_id": message_id}, status=202)
 
 
