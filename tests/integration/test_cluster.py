@@ -106,16 +106,19 @@ def cluster_env(var_dir: Path, c: Cluster, **extra: str) -> dict[str, str]:
     )
 
 
-def total_lag(worker: Worker) -> float:
-    return worker.metric("mcu_consumer_lag")
-
-
-def lag_series(worker: Worker) -> str:
-    """The non-zero lag series, to say on a timeout which partitions are behind."""
+def lag_series(worker: Worker) -> list[str]:
+    """Non-zero lag of the pipeline's topics. Table changelogs are left out: the worker writes them
+    and never commits offsets on them, so mcu_consumer_lag shows 1 per SLA changelog partition for ever."""
     text = httpx.get(worker.url + "/metrics", timeout=10).text
-    return "; ".join(
-        line for line in text.splitlines() if line.startswith("mcu_consumer_lag{") and not line.endswith(" 0.0")
-    )
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith("mcu_consumer_lag{") and "-changelog" not in line and not line.endswith(" 0.0")
+    ]
+
+
+def total_lag(worker: Worker) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lag_series(worker))
 
 
 def publish_steadily(env: dict[str, str], bodies: list[bytes], per_second: float, errors: list[Exception]) -> None:
@@ -132,7 +135,9 @@ def publish_steadily(env: dict[str, str], bodies: list[bytes], per_second: float
 
 
 def assert_all_once(worker: Worker, var_dir: Path, n: int) -> None:
-    wait_for(lambda: total_lag(worker) == 0, 120, lambda: f"the worker's lag back to zero: {lag_series(worker)}")
+    wait_for(
+        lambda: total_lag(worker) == 0, 120, lambda: f"the worker's lag back to zero: {'; '.join(lag_series(worker))}"
+    )
     assert worker.counts()["dead_letters"] == 0, "a fail-over caused dead letters"
     worker.stop()
     total, unique = query_store(var_dir, "SELECT count(), uniqExact(message_id) FROM cases FINAL")[0]
