@@ -198,10 +198,17 @@ async def _observe_consumer() -> None:
     # Faust keeps the committed offsets privately; reading them beats a second admin client per tick.
     committed = getattr(consumer, "_committed_offset", {})
     # A revoked partition's lag is another worker's now: drop its series, or alerts see stale lag.
-    for topic, partition in _lag_series - {(tp.topic, str(tp.partition)) for tp in assignment}:
+    # Table changelogs are in the assignment only so Faust can restore (actives) or mirror (standbys)
+    # the tables: the group never commits offsets on them and Faust pauses an active changelog once
+    # restored, so aiokafka's highwater for it stays frozen at the last fetch of the recovery. The
+    # difference is neither lag nor progress (a constant 1 on every sla_timers-changelog partition
+    # while the topic held ~140 records each); it would hold mcu_consumer_lag above zero for ever.
+    changelogs = app.tables.changelog_topics
+    consumed = {tp for tp in assignment if tp.topic not in changelogs}
+    for topic, partition in _lag_series - {(tp.topic, str(tp.partition)) for tp in consumed}:
         CONSUMER_LAG.remove(topic, partition)
         _lag_series.discard((topic, partition))
-    for tp in assignment:
+    for tp in consumed:
         try:
             high = consumer.highwater(tp)
         except Exception:
