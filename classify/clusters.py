@@ -1,109 +1,103 @@
-"""Duplicate clustering: messages about the same problem in the same place within a time window.
+"""Duplicate clusters: messages about the same problem, named by what defines the problem.
 
 The МЦУ's "root causes": forty messages «нет воды» from Джубга on one morning are one outage.
-A message joins the newest open cluster of the same category and place (locality, else
-settlement) seen within the window when its wording overlaps enough — or always, for outage-like
-categories where different wording still means one cause. The index is in-memory state, kept
-apart from the stateless enricher; sizes stay current as messages join.
+A cluster id is a pure function of the message as enriched — category × place (locality, else
+settlement) × Moscow calendar day, plus for categories that are not outages the street the message
+names — so every worker computes the same id for the same message, whatever the number of workers,
+the partition a message lands on, the order messages arrive in or a restart in between.
+Why not a shared index (a Faust table) or ClickHouse: see classify/README.md, "Duplicate clusters".
 """
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from classify.model import STOPWORDS
 
-DEFAULT_WINDOW = timedelta(hours=72)
-MIN_OVERLAP = 0.2
-# One cause, many wordings: any message of these in one place and window is the same event.
+# One cause, many wordings: any message of these in one place and day is the same event.
 OUTAGE_CATEGORIES = frozenset(
     {"water_supply", "power_supply", "gas_supply", "heating", "emergencies", "landslides", "fire", "waste"}
 )
-# A message is compared with the newest clusters of its category and place only: enough for a
-# municipality's traffic, and it bounds the work per message whatever the backlog.
-SCAN_NEWEST = 32
+# Lemmas after which the next content word names the street, lane or square of the problem.
+STREET_MARKERS = frozenset(
+    "улица ул переулок пер проспект пр пр-т шоссе бульвар б-р площадь пл набережная наб проезд тупик "
+    "микрорайон мкр квартал".split()
+)
+MOSCOW = ZoneInfo("Europe/Moscow")
+# Days of sizes kept in memory: a late message of yesterday still finds its cluster's count.
+KEEP_DAYS = 2
 _NS = uuid.UUID("6f1c2f1e-7c59-4b44-9a55-0d8d9f3d6a10")
 
 
-@dataclass
-class Cluster:
-    cluster_id: str
-    category: str
-    place: str
-    first_seen: datetime
-    last_seen: datetime
-    words: set[str]
-    members: list[str] = field(default_factory=list)
+def street_of(lemmas: list[str]) -> str | None:
+    """The first content lemma after a street marker: «улица Гагарина» -> "гагарин"."""
+    for i, lemma in enumerate(lemmas[:-1]):
+        if lemma in STREET_MARKERS:
+            following = lemmas[i + 1]
+            if following not in STOPWORDS and following not in STREET_MARKERS and len(following) > 2:
+                return following
+    return None
 
-    @property
-    def size(self) -> int:
-        return len(self.members)
+
+def problem_key(category: str, place: str | None, lemmas: list[str], at: datetime) -> str | None:
+    """What defines the problem a message reports, or None when it cannot be told apart from others.
+
+    Outages: category, place, day. Other categories also need the street, or two different potholes
+    of one town on one day would be one problem: without a street the message is a problem of its own.
+    """
+    if not place or place == "unresolved" or category == "unresolved":
+        return None
+    day = at.astimezone(MOSCOW).date() if at.tzinfo else at.date()
+    if category in OUTAGE_CATEGORIES:
+        return f"{category}|{place}|{day.isoformat()}"
+    street = street_of(lemmas)
+    if street is None:
+        return None
+    return f"{category}|{place}|{day.isoformat()}|{street}"
+
+
+def cluster_id_of(key: str) -> str:
+    return "cl-" + uuid.uuid5(_NS, key).hex[:16]
+
+
+@dataclass
+class _Seen:
+    day: date
+    members: set[str] = field(default_factory=set)
 
 
 class ClusterIndex:
-    def __init__(self, window: timedelta = DEFAULT_WINDOW, min_overlap: float = MIN_OVERLAP) -> None:
-        self.window = window
-        self.min_overlap = min_overlap
-        self._open: dict[tuple[str, str], list[Cluster]] = {}
-        self._by_id: dict[str, Cluster] = {}
-        self._by_message: dict[str, str] = {}
-        self._newest: datetime | None = None
-        self._swept: datetime | None = None
+    """Deterministic ids, plus how many members of each cluster this process has seen.
+
+    The id never depends on this object's state; the size does (it is this worker's view, and a
+    restart forgets it) — the cluster's size is ``count() ... GROUP BY cluster_id`` in ClickHouse.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, _Seen] = {}
+        self._newest: date | None = None
 
     def assign(self, message_id: str, category: str, place: str | None, lemmas: list[str], at: datetime) -> str | None:
-        """Cluster id of the message (re-delivery returns the same id); None when the place is unknown."""
-        if message_id in self._by_message:
-            return self._by_message[message_id]
-        if not place or place == "unresolved" or category == "unresolved":
+        """Cluster id of the message; None when no problem key can be formed."""
+        key = problem_key(category, place, lemmas, at)
+        if key is None:
             return None
-        self._expire(at)
-        words = {w for w in lemmas if w not in STOPWORDS and len(w) > 2}
-        key = (category, place)
-        best: Cluster | None = None
-        best_overlap = -1.0
-        for c in reversed(self._open.get(key, [])[-SCAN_NEWEST:]):
-            if abs(at - c.last_seen) > self.window and abs(at - c.first_seen) > self.window:
-                continue
-            overlap = len(words & c.words) / (len(words | c.words) or 1)
-            if category in OUTAGE_CATEGORIES or overlap >= self.min_overlap:
-                if overlap > best_overlap:
-                    best, best_overlap = c, overlap
-        if best is None:
-            cid = "cl-" + uuid.uuid5(_NS, message_id).hex[:16]
-            best = Cluster(cid, category, place, at, at, set(words))
-            self._open.setdefault(key, []).append(best)
-            self._by_id[cid] = best
-        else:
-            best.last_seen = max(best.last_seen, at)
-            best.first_seen = min(best.first_seen, at)
-            best.words |= words
-        best.members.append(message_id)
-        self._by_message[message_id] = best.cluster_id
-        return best.cluster_id
+        cid = cluster_id_of(key)
+        day = at.astimezone(MOSCOW).date() if at.tzinfo else at.date()
+        self._expire(day)
+        seen = self._seen.setdefault(cid, _Seen(day))
+        seen.members.add(message_id)
+        return cid
 
     def size(self, cluster_id: str) -> int:
-        c = self._by_id.get(cluster_id)
-        return c.size if c else 0
+        seen = self._seen.get(cluster_id)
+        return len(seen.members) if seen else 0
 
-    def get(self, cluster_id: str) -> Cluster | None:
-        return self._by_id.get(cluster_id)
-
-    def _expire(self, at: datetime) -> None:
-        if self._newest is None or at > self._newest:
-            self._newest = at
-        horizon = self._newest - 2 * self.window
-        # Sweeping every key per message would cost O(keys); once per tenth of a window is enough.
-        if self._swept is not None and horizon - self._swept < self.window / 10:
+    def _expire(self, day: date) -> None:
+        if self._newest is not None and day <= self._newest:
             return
-        self._swept = horizon
-        for key, clusters in list(self._open.items()):
-            keep = [c for c in clusters if c.last_seen >= horizon]
-            for c in clusters:
-                if c.last_seen < horizon:
-                    self._by_id.pop(c.cluster_id, None)
-                    for m in c.members:
-                        self._by_message.pop(m, None)
-            if keep:
-                self._open[key] = keep
-            else:
-                del self._open[key]
+        self._newest = day
+        horizon = day.toordinal() - KEEP_DAYS
+        for cid in [c for c, s in self._seen.items() if s.day.toordinal() < horizon]:
+            del self._seen[cid]

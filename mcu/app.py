@@ -1,8 +1,12 @@
 """The one Faust app every worker runs; agents live in mcu/agents and stay thin."""
 
 import ssl
+from collections.abc import Mapping
+from typing import Any
 
 import faust
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerService
+from faust.types import ProducerT, TopicT
 from faust.types.auth import CredentialsT
 from mode.utils.objects import cached_property
 
@@ -31,13 +35,43 @@ def _credentials(s: KafkaSettings) -> CredentialsT | ssl.SSLContext | None:
     return opts.get("ssl_context")
 
 
+# What every record the worker sends is produced with. acks=all: the broker answers only when the
+# record is on min.insync.replicas replicas, so a leader lost right after the answer loses nothing.
+# Idempotence: the retries into the new leader after a fail-over do not write the record twice.
+PRODUCER_DURABILITY: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
+
+
+class DurableProducer(AIOKafkaProducerService):
+    """Faust's aiokafka producer with :data:`PRODUCER_DURABILITY` always on.
+
+    Faust turns idempotence on only inside its transactions (``_settings_extra``); the pipeline is
+    at-least-once without them, so it is switched on here for every producer Faust builds.
+    """
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), **PRODUCER_DURABILITY}
+
+
 class McuApp(faust.App):
+    # Set by create_app: the min.insync.replicas of every topic Faust declares (table changelogs,
+    # the assignor's topic, ours); the broker's default applies to topics it auto-creates.
+    topic_min_insync_replicas: int | None = None
+
     @cached_property
     def flow_control(self) -> KeepQueuesWhileFlowing:
         return KeepQueuesWhileFlowing(loop=self.loop)
 
+    def _new_producer(self) -> ProducerT:
+        return DurableProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+    def topic(self, *topics: str, config: Mapping[str, Any] | None = None, **kwargs: Any) -> TopicT:
+        if self.topic_min_insync_replicas is not None:
+            config = {"min.insync.replicas": str(self.topic_min_insync_replicas), **(config or {})}
+        return super().topic(*topics, config=config, **kwargs)
+
 
 def create_app(s: Settings) -> faust.App:
+    McuApp.topic_min_insync_replicas = s.min_insync_replicas
     app = McuApp(
         s.app_id,
         broker=[f"kafka://{b}" for b in s.broker_list],

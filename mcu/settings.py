@@ -2,7 +2,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kafkaio.security import KafkaSettings
@@ -34,7 +34,15 @@ class Settings(KafkaSettings):
     )
     topic_prefix: str = Field(default="", description="prepended to every topic name (environments, tests)")
     topic_partitions: int = Field(default=4, ge=1)
-    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_replication_factor: int = Field(
+        default=1, ge=1, description="replicas of every topic the worker creates: 1 on one broker, 3 on a cluster"
+    )
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="min.insync.replicas of the topics the worker creates (and Faust's own); unset: one fewer "
+        "than the replication factor, at least 1 (2 of 3: one broker may be lost, an ack is on two)",
+    )
     app_id: str = Field(default="mcu", description="Kafka consumer group and Faust app id")
     roles: str = Field(
         default="all",
@@ -59,6 +67,11 @@ class Settings(KafkaSettings):
     ingest_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP intake")
     ingest_rate_limit: str = Field(
         default="50/second", description="per client address on the HTTP intake, e.g. 50/second, 1000/minute"
+    )
+    ingest_ack_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds the HTTP intake waits for Kafka to confirm a record (acks=all) before answering 503",
     )
     raw_retention_hours: int = Field(
         default=168, ge=1, description="how long raw topics (personal data as sent) are kept; set at creation"
@@ -209,6 +222,25 @@ class Settings(KafkaSettings):
     @classmethod
     def _absolute(cls, v: Path) -> Path:
         return v.resolve()
+
+    @model_validator(mode="after")
+    def _insync_fits(self) -> "Settings":
+        if (
+            self.topic_min_insync_replicas is not None
+            and self.topic_min_insync_replicas > self.topic_replication_factor
+        ):
+            raise ValueError(
+                f"MCU_TOPIC_MIN_INSYNC_REPLICAS={self.topic_min_insync_replicas} is more than "
+                f"MCU_TOPIC_REPLICATION_FACTOR={self.topic_replication_factor}: no write could ever be acknowledged"
+            )
+        return self
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """What topics are created with: acks=all then means "stored on this many replicas"."""
+        if self.topic_min_insync_replicas is not None:
+            return self.topic_min_insync_replicas
+        return max(1, self.topic_replication_factor - 1)
 
     @property
     def resolved_clickhouse_dsn(self) -> str:

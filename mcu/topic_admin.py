@@ -34,7 +34,12 @@ def ensure_topics(settings: Settings) -> list[str]:
         wanted = [settings.topic_prefix + name for name in PIPELINE_TOPICS]
         missing = [name for name in wanted if name not in existing]
         # Dead letters carry whole oversized originals, so their topic takes the largest records.
-        configs = {"max.message.bytes": str(settings.max_record_bytes * 2)}
+        # min.insync.replicas: with the producers' acks=all a record is acknowledged only once it is on
+        # this many replicas; fewer brokers up and the producers get NotEnoughReplicas and retry.
+        configs = {
+            "max.message.bytes": str(settings.max_record_bytes * 2),
+            "min.insync.replicas": str(settings.min_insync_replicas),
+        }
         # Raw topics hold what residents sent, personal data included (152-ФЗ): keep them only as
         # long as a replay may need them; everything downstream is pseudonymised.
         raw_configs = {**configs, "retention.ms": str(settings.raw_retention_hours * 3600 * 1000)}

@@ -1,10 +1,13 @@
 """The worker's HTTP face: intake, health, counts and Prometheus metrics."""
 
+import asyncio
 import hashlib
 import json
 import logging
 from datetime import UTC, datetime
 
+from aiokafka.errors import KafkaError
+from faust.types import TopicT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -21,6 +24,35 @@ from schemas.topics import raw_topic
 log = logging.getLogger(__name__)
 _raw_topics = {c: bytes_topic(raw_topic(c)) for c in Channel}
 _author_key = settings.author_hmac_key.get_secret_value().encode()
+class NotStored(Exception):
+    """The broker did not confirm the record in time (too few in-sync replicas, no leader, no broker)."""
+
+
+async def send_stored(topic: TopicT, **record: object) -> None:
+    """Send and wait for acks=all; raise :class:`NotStored` after ``MCU_INGEST_ACK_TIMEOUT``.
+
+    Faust's producer retries a record for up to 20 minutes; a caller must learn sooner that it was
+    not stored, so that it keeps its copy and sends it again. The record may still be stored later
+    by those retries: the resend has the same message id and is folded downstream.
+    """
+
+    async def send_and_wait() -> None:
+        fut = await topic.send(**record)  # type: ignore[arg-type]
+        await fut
+
+    try:
+        await asyncio.wait_for(send_and_wait(), settings.ingest_ack_timeout)
+    except (TimeoutError, KafkaError) as exc:
+        raise NotStored(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _not_stored(view: View, exc: NotStored) -> Response:
+    log.warning("intake answered 503: the broker did not confirm the record: %s", exc)
+    return view.json(
+        {"error": "not stored: Kafka did not confirm the record (too few brokers in sync); send it again later"},
+        status=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 @app.page("/ingest/{channel}")
@@ -61,12 +93,15 @@ class Intake(EdgeView):
             return self.json({"error": f"unreadable {channel} payload: {exc}", "reason": "unreadable"}, status=400)
         message_id = message_id_for(channel, source_id)
         now = datetime.now(UTC)
-        fut = await _raw_topics[Channel(channel)].send(
-            key=message_id.encode(),
-            value=body,
-            headers=encode_headers(channel, source_id, message.created_at, now),
-        )
-        await fut
+        try:
+            await send_stored(
+                _raw_topics[Channel(channel)],
+                key=message_id.encode(),
+                value=body,
+                headers=encode_headers(channel, source_id, message.created_at, now),
+            )
+        except NotStored as exc:
+            return _not_stored(self, exc)
         return self.json({"message_id": message_id, "source_id": source_id}, status=202)
 
 
@@ -105,8 +140,10 @@ class CaseEvents(EdgeView):
             return self.json({"error": _errors(exc), "reason": "validation"}, status=400)
         except (ValueError, UnicodeError) as exc:  # e.g. a lone surrogate escaped in a JSON string
             return self.json({"error": f"unreadable event: {exc}", "reason": "unreadable"}, status=400)
-        fut = await case_events_topic.send(key=message_id.encode(), value=value)
-        await fut
+        try:
+            await send_stored(case_events_topic, key=message_id.encode(), value=value)
+        except NotStored as exc:
+            return _not_stored(self, exc)
         return self.json({"event_id": event.event_id, "message_id": message_id}, status=202)
 
 
@@ -157,10 +194,17 @@ async def _observe_consumer() -> None:
     # Faust keeps the committed offsets privately; reading them beats a second admin client per tick.
     committed = getattr(consumer, "_committed_offset", {})
     # A revoked partition's lag is another worker's now: drop its series, or alerts see stale lag.
-    for topic, partition in _lag_series - {(tp.topic, str(tp.partition)) for tp in assignment}:
+    # Table changelogs are in the assignment only so Faust can restore (actives) or mirror (standbys)
+    # the tables: the group never commits offsets on them and Faust pauses an active changelog once
+    # restored, so aiokafka's highwater for it stays frozen at the last fetch of the recovery. The
+    # difference is neither lag nor progress (a constant 1 on every sla_timers-changelog partition
+    # while the topic held ~140 records each); it would hold mcu_consumer_lag above zero for ever.
+    changelogs = app.tables.changelog_topics
+    consumed = {tp for tp in assignment if tp.topic not in changelogs}
+    for topic, partition in _lag_series - {(tp.topic, str(tp.partition)) for tp in consumed}:
         CONSUMER_LAG.remove(topic, partition)
         _lag_series.discard((topic, partition))
-    for tp in assignment:
+    for tp in consumed:
         try:
             high = consumer.highwater(tp)
         except Exception:

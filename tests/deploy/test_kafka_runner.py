@@ -134,3 +134,46 @@ def test_stale_pid_file_does_not_block_start(runner: Runner) -> None:
     killed = runner.run("kill")
     assert killed.returncode == 0 and "SIGKILL" in killed.stdout
     assert runner.run("status").returncode != 0
+
+
+@pytest.mark.slow
+def test_three_node_cluster_status_per_node_and_a_node_lost(tmp_path: Path) -> None:
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java on this machine")
+    r = Runner(tmp_path / "var")
+    ports = [_free_port() for _ in range(6)]
+    r.env |= {
+        "MCU_KAFKA_PORTS": ",".join(map(str, ports[:3])),
+        "MCU_KAFKA_CONTROLLER_PORTS": ",".join(map(str, ports[3:])),
+    }
+    bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports[:3])
+    try:
+        started = r.run("start", "--brokers", "3")
+        assert started.returncode == 0, started.stdout + started.stderr
+        status = r.run("status")  # no --brokers: the state remembers the cluster's size
+        assert status.returncode == 0, status.stdout + status.stderr
+        lines = status.stdout.splitlines()
+        assert len(lines) == 3 and all(f"node {i}: up (pid " in lines[i - 1] for i in (1, 2, 3)), lines
+        for i in (1, 2, 3):
+            assert (tmp_path / "var" / "kafka" / f"node-{i}" / "kafka.pid").exists()
+        config = (tmp_path / "var" / "kafka" / "node-2" / "config" / "server.properties").read_text()
+        assert "min.insync.replicas=2" in config and "default.replication.factor=3" in config
+
+        # An auto-created topic has 3 replicas; with one node SIGKILLed acks=all writes still succeed
+        # (2 in sync), and the node comes back alone with `start`.
+        topic = f"cluster.test.{uuid.uuid4().hex[:8]}"
+        _produce(bootstrap, topic, {b"before": b"1"})
+        killed = r.run("kill", "--node", "2")
+        assert killed.returncode == 0 and "node 2 killed" in killed.stdout, killed.stdout + killed.stderr
+        after_kill = r.run("status")
+        assert after_kill.returncode == 1 and "node 2: down" in after_kill.stdout, after_kill.stdout
+        _produce(bootstrap, topic, {b"during": b"2"})
+        back = r.run("start")
+        assert back.returncode == 0 and "node 1 already running" in back.stdout, back.stdout + back.stderr
+        assert "node 2 running" in back.stdout
+        assert _consume(bootstrap, topic, {b"before", b"during"}) == {b"before": b"1", b"during": b"2"}
+        stopped = r.run("stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert not any(_port_open(p) for p in ports[:3])
+    finally:
+        r.run("kill")
