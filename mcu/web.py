@@ -24,6 +24,8 @@ from schemas.topics import raw_topic
 log = logging.getLogger(__name__)
 _raw_topics = {c: bytes_topic(raw_topic(c)) for c in Channel}
 _author_key = settings.author_hmac_key.get_secret_value().encode()
+
+
 class NotStored(Exception):
     """The broker did not confirm the record in time (too few in-sync replicas, no leader, no broker)."""
 

@@ -101,6 +101,24 @@ def db_migrate() -> None:
     click.echo("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
 
 
+@db.command("refresh")
+def db_refresh() -> None:
+    """Пересчитать дневные и месячные агрегаты отчётов сейчас, не дожидаясь worker.
+
+    Worker пересчитывает их каждые 5 минут; команда нужна, когда отчёт требуется сразу после
+    загрузки или когда ни один worker не запущен. Нужны права записи; с chdb:// — только при
+    остановленном worker (он держит хранилище).
+    """
+    from reports.store import prepare
+
+    client = _store_client()
+    try:
+        prepare(client)
+    except Exception as exc:
+        raise click.ClickException(mask_secrets(f"пересчёт агрегатов не удался: {exc}")) from None
+    click.echo("агрегаты пересчитаны")
+
+
 @db.command("quarantine")
 @click.argument("message_id")
 @click.option("--reason", required=True, help="почему обращение убирается (попадёт в журнал quarantine_log)")
