@@ -101,3 +101,40 @@ def normalize_delivered(pub: FakePublisher) -> tuple[list[NormalizedMessage], li
 @pytest.fixture
 def cursors(tmp_path: Any) -> CursorStore:
     return CursorStore(tmp_path / "connectors")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A test server over the worker's HTTP views; the aiohttp app belongs to the Faust app's loop."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from mcu.app import app  # not at import: the app reads its settings when first imported
+
+    loop = app.loop
+    asyncio.set_event_loop(loop)
+
+    async def start() -> TestClient:
+        test_client = TestClient(TestServer(app.web.web_app))
+        await test_client.start_server()
+        return test_client
+
+    test_client = loop.run_until_complete(start())
+    yield loop, test_client
+    loop.run_until_complete(test_client.close())
+
+
+@pytest.fixture
+def call(client):
+    """``call(method, path, **kw)`` → (status, body text) against the module's test server."""
+    loop, test_client = client
+
+    def do(method: str, path: str, **kw: Any) -> tuple[int, str]:
+        async def go() -> tuple[int, str]:
+            resp = await test_client.request(method, path, **kw)
+            return resp.status, await resp.text()
+
+        return loop.run_until_complete(go())
+
+    return do

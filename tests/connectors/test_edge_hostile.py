@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 import mcu.connectors_web as cw
@@ -22,7 +21,6 @@ import mcu.edge_web as edge
 import mcu.reports_web as rw
 import mcu.web as web
 from ingest.connectors.open311 import COLUMNS
-from mcu.app import app
 
 TOKEN = "edge-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -62,35 +60,6 @@ def sent(monkeypatch):
     monkeypatch.setattr(s, "auth_failure_rate_limit", "1000/second")
     edge._limiter.storage.reset()
     return out
-
-
-@pytest.fixture(scope="module")
-def client():
-    loop = app.loop
-    asyncio.set_event_loop(loop)
-
-    async def start() -> TestClient:
-        test_client = TestClient(TestServer(app.web.web_app))
-        await test_client.start_server()
-        return test_client
-
-    test_client = loop.run_until_complete(start())
-    yield loop, test_client
-    loop.run_until_complete(test_client.close())
-
-
-@pytest.fixture
-def call(client):
-    loop, test_client = client
-
-    def do(method: str, path: str, **kw: Any) -> tuple[int, str]:
-        async def go() -> tuple[int, str]:
-            resp = await test_client.request(method, path, **kw)
-            return resp.status, await resp.text()
-
-        return loop.run_until_complete(go())
-
-    return do
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ tested elsewhere); the protocol answers (status codes, bodies, handshakes) are w
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 import mcu.connectors_web as cw
-from mcu.app import app
 
 
 @pytest.fixture
@@ -32,36 +28,6 @@ def published(monkeypatch):
     monkeypatch.setattr(cw.settings, "incident_push_token", SecretStr("inc-token"))
     monkeypatch.setattr(cw.settings, "open311_api_key", SecretStr("o311-key"))
     return out
-
-
-@pytest.fixture(scope="module")
-def client():
-    # The aiohttp app belongs to the Faust app's loop; one server serves the whole module.
-    loop = app.loop
-    asyncio.set_event_loop(loop)
-
-    async def start() -> TestClient:
-        test_client = TestClient(TestServer(app.web.web_app))
-        await test_client.start_server()
-        return test_client
-
-    test_client = loop.run_until_complete(start())
-    yield loop, test_client
-    loop.run_until_complete(test_client.close())
-
-
-@pytest.fixture
-def call(client):
-    loop, test_client = client
-
-    def do(method: str, path: str, **kw: Any) -> tuple[int, str]:
-        async def go() -> tuple[int, str]:
-            resp = await test_client.request(method, path, **kw)
-            return resp.status, await resp.text()
-
-        return loop.run_until_complete(go())
-
-    return do
 
 
 def test_vk_callback_handshake_secret_and_event(published, call):
