@@ -25,16 +25,11 @@ _CREDENTIAL_CODES = {"516", "194", "192"}
 _DATABASE_CODES = {"81"}
 
 
-def masked_dsn(dsn: str) -> str:
-    """The DSN with any password replaced by ``***``: the one masking rule, sinks.clickhouse.client.mask_secrets."""
-    return mask_secrets(dsn)
-
-
 class StoreUnavailable(RuntimeError):
     """One line: what is wrong with the store and which DSN (password masked)."""
 
     def __init__(self, dsn: str, problem: Problem, detail: str) -> None:
-        self.dsn = masked_dsn(dsn)
+        self.dsn = mask_secrets(dsn)
         self.problem = problem
         self.detail = detail
         what = {

@@ -10,9 +10,9 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from reports.role import definer_statements, role_grants, users_fragment
+from sinks.clickhouse.client import mask_secrets
 from sinks.clickhouse.local_server import render_config, render_users
 from sinks.clickhouse.migrate import migrate
-from sinks.clickhouse.preflight import masked_dsn
 from tests.integration.harness import LocalClickHouse
 
 PASSWORD = "analyst-pw-1"
@@ -26,8 +26,8 @@ def test_the_config_listens_on_loopback_only_with_the_given_ports(tmp_path: Path
 
 
 def test_masked_dsn_hides_only_the_password():
-    assert masked_dsn("https://mcu:p%40ss@ch.example:8443/mcu") == "https://mcu:***@ch.example:8443/mcu"
-    assert masked_dsn("http://127.0.0.1:8123/mcu") == "http://127.0.0.1:8123/mcu"
+    assert mask_secrets("https://mcu:p%40ss@ch.example:8443/mcu") == "https://mcu:***@ch.example:8443/mcu"
+    assert mask_secrets("http://127.0.0.1:8123/mcu") == "http://127.0.0.1:8123/mcu"
 
 
 def test_the_users_fragment_carries_every_grant_of_the_role_file():
