@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 
 from classify.model import STOPWORDS
-from classify.morph import Lemmatizer
 from classify.pii import mask_pii
-from classify.textnorm import clean, tokens
+from common.morph import Lemmatizer
+from common.textnorm import clean, tokens
 
 SPB_PATH = Path("/work/shared/data/spb-our-city/messages.jsonl.gz")
 PER_CATEGORY = 250

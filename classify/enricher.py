@@ -12,12 +12,12 @@ from pathlib import Path
 
 from classify.clusters import ClusterIndex
 from classify.model import LinearTextModel, load_model
-from classify.morph import Lemmatizer
 from classify.phrases import PhraseSet
 from classify.pii import mask_pii
 from classify.signals import SignalDetector
 from classify.taxonomy import Category, Taxonomy, load_rules, load_signals, load_taxonomy
-from classify.textnorm import clean, tokens
+from common.morph import Lemmatizer
+from common.textnorm import clean, tokens
 from route.directory import Directory, load_directory
 from route.resolve import SettlementResolver
 from schemas.case import UNRESOLVED, Classification, Routing

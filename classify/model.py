@@ -17,7 +17,7 @@ from typing import Any
 import joblib
 import numpy as np
 
-from route.yaml_load import package_file
+from common.yaml_load import package_file
 
 ARTEFACT = "data/model.joblib"
 FORMAT = 2

@@ -8,8 +8,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from classify.morph import Lemmatizer
-from classify.textnorm import clean, tokens
+from common.morph import Lemmatizer
+from common.textnorm import clean, tokens
 
 WINDOW = 4
 

@@ -7,7 +7,7 @@ left, since too many of them are also place or street names.
 
 import re
 
-from classify.morph import Lemmatizer
+from common.morph import Lemmatizer
 
 _PHONE = re.compile(r"(?<![\d\w])(?:\+7|8|7)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
 _SHORT_PHONE = re.compile(r"(?<![\d\w])\d{1,3}-\d{2}-\d{2}(?!\d)")

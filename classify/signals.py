@@ -3,9 +3,9 @@
 import re
 from dataclasses import dataclass, field
 
-from classify.morph import Lemmatizer
 from classify.phrases import PhraseSet
 from classify.taxonomy import SignalsFile
+from common.morph import Lemmatizer
 
 KINDS = ("complaint", "question", "proposal", "gratitude", "appeal")
 

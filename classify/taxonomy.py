@@ -5,8 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from common.yaml_load import DataFileError, load_yaml_model, package_file
 from route.directory import Directory
-from route.yaml_load import DataFileError, load_yaml_model, package_file
 
 
 class _Strict(BaseModel):

@@ -21,8 +21,8 @@ from typing import Any
 from faust.web import Request, Response
 from pydantic import ValidationError
 
-from classify.morph import Lemmatizer
 from classify.pii import mask_pii
+from common.morph import Lemmatizer
 from ingest.connectors.base import RawItem
 from ingest.connectors.incident_push import TooManyRecords, incident_records
 from ingest.connectors.open311 import (

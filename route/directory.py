@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from route.yaml_load import DataFileError, load_yaml_model, package_file
+from common.yaml_load import DataFileError, load_yaml_model, package_file
 
 Membership = Literal["verified", "inferred", "unverified"]
 

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from classify.morph import analyzer
+from common.morph import analyzer
 from route.directory import Directory, Locality, Settlement
 
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")

@@ -1,7 +1,7 @@
 import pytest
 
-from classify.morph import Lemmatizer
 from classify.pii import mask_pii
+from common.morph import Lemmatizer
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from classify.taxonomy import load_rules, load_signals, load_taxonomy
+from common.yaml_load import DataFileError, package_file
 from route.directory import load_directory
-from route.yaml_load import DataFileError, package_file
 
 
 def test_taxonomy_is_rich_enough_and_every_category_has_rules() -> None:

@@ -1,4 +1,4 @@
-from classify.textnorm import clean, tokens, translit_word
+from common.textnorm import clean, tokens, translit_word
 
 
 def test_markup_entities_links_mentions_emoji_go() -> None:

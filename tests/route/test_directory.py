@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from common.yaml_load import DataFileError, package_file
 from route.directory import load_directory
-from route.yaml_load import DataFileError, package_file
 
 
 def test_six_blocks_in_appendix_order() -> None:

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from common.yaml_load import package_file
 from route.directory import load_directory
 from route.resolve import SettlementResolver
-from route.yaml_load import package_file
 
 
 @pytest.fixture(scope="module")
