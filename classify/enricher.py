@@ -3,7 +3,8 @@
 Two layers decide the category (see classify/README.md, "How rules and model are combined"):
 the editable rules (classify/data/rules.yaml) and the statistical model (classify/data/model.joblib,
 trained by `mcu classify train`). Signals (kind, sentiment, urgency, conflict) come from
-classify/data/signals.yaml; the settlement from route.resolve; duplicates from classify.clusters.
+classify/data/signals.yaml; duplicates from classify.clusters. Where the message goes (settlement,
+department, block, level) is decided by route.routing; this stage only asks it.
 """
 
 import time
@@ -19,7 +20,7 @@ from classify.taxonomy import Category, Taxonomy, load_rules, load_signals, load
 from common.morph import Lemmatizer
 from common.textnorm import clean, tokens
 from route.directory import Directory, load_directory
-from route.resolve import SettlementResolver
+from route.routing import Router
 from schemas.case import UNRESOLVED, Classification, Routing
 from schemas.message import NormalizedMessage
 
@@ -132,7 +133,7 @@ class Enricher:
         )
         self.model = model
         self.lemmatizer = lemmatizer
-        self.resolver = SettlementResolver(directory)
+        self.router = Router(directory)
         self.clusters = clusters
         self.load_seconds = 0.0
 
@@ -201,12 +202,12 @@ class Enricher:
             place_words = None
         else:
             place_text, place_words = cleaned, words
-        res = self.resolver.resolve(
+        place = self.router.place(
             place_text, message.lat, message.lon, message.hints.get("settlement"), words_lower=place_words
         )
         cat = self.categories.get(decision.category)
-        routing = self._route(cat, res.settlement, res.locality, res.evidence)
-        review = decision.needs_review or (res.evidence or "").startswith("ambiguous")
+        routing = self.router.route(cat, place)
+        review = decision.needs_review or (place.evidence is not None and place.evidence.ambiguous)
         cluster_id = None
         if self.clusters is not None and cat is not None:
             cluster_id = self.clusters.assign(
@@ -229,32 +230,3 @@ class Enricher:
             model_version=self.model_version,
         )
         return classification, routing
-
-    def _route(
-        self, cat: Category | None, settlement: str | None, locality: str | None, evidence: str | None
-    ) -> Routing:
-        st = self.directory.settlements.get(settlement) if settlement else None
-        common = {
-            "settlement": st.code if st else UNRESOLVED,
-            "settlement_name": st.name if st else "",
-            "locality": locality,
-            "settlement_evidence": evidence,
-        }
-        if cat is None:
-            return Routing.model_construct(block=0, department=UNRESOLVED, level="district", **common)
-        if cat.department is None:
-            body = self.directory.external_bodies[cat.forward_to]  # type: ignore[index]
-            return Routing.model_construct(
-                block=0, department=UNRESOLVED, level="district", forward_to=body.name, **common
-            )
-        dep = self.directory.departments[cat.department]
-        block = self.directory.blocks[dep.block]
-        level = "settlement" if cat.level == "settlement" and st else "district"
-        return Routing.model_construct(
-            block=block.number,
-            block_name=block.name,
-            department=dep.code,
-            department_name=dep.name,
-            level=level,
-            **common,
-        )

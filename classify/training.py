@@ -107,10 +107,7 @@ def report(gold: Sequence[str], pred: Sequence[str]) -> Report:
 
 
 def block_of(enricher: Enricher, category: str) -> str:
-    cat = enricher.categories.get(category)
-    if cat is None or cat.department is None:
-        return "0" if cat is not None else UNRESOLVED
-    return str(enricher.directory.departments[cat.department].block)
+    return enricher.router.block_of(enricher.categories.get(category))
 
 
 def lemmatise(enricher: Enricher, rows: Sequence[dict[str, Any]]) -> list[list[str]]:

@@ -10,6 +10,7 @@ settlements with equal weight leave the settlement unresolved: no guessing.
 import math
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from common.morph import analyzer
 from route.directory import Directory, Locality, Settlement
@@ -60,11 +61,39 @@ class Mention:
     text: str
 
 
+EvidenceSource = Literal["text", "channel+text", "ambiguous", "coords", "channel", "recognised"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What decided the settlement. Code reads the fields; `str()` is the compact form stored with
+    the case (`Routing.settlement_evidence`, a ClickHouse column), e.g. ``text:Джубга``."""
+
+    source: EvidenceSource
+    places: tuple[str, ...] = ()
+    # Set when the deciding place's membership is not `verified`, so an analyst sees the doubt.
+    membership: str | None = None
+    distance_km: float | None = None
+
+    @property
+    def ambiguous(self) -> bool:
+        """Places of different settlements weighed the same: a person must look."""
+        return self.source == "ambiguous"
+
+    def __str__(self) -> str:
+        flag = f"({self.membership})" if self.membership else ""
+        if self.source == "channel":
+            return "channel"
+        if self.source == "coords":
+            return f"coords:{self.places[0]}:{self.distance_km:.1f}km{flag}"
+        return f"{self.source}:{','.join(self.places)}{flag}"
+
+
 @dataclass(frozen=True, slots=True)
 class Resolution:
     settlement: str | None
     locality: str | None
-    evidence: str | None
+    evidence: Evidence | None
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -271,33 +300,33 @@ class SettlementResolver:
             if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
                 code = ranked[0][0]
                 loc = first_locality[code]
-                flag = self._flag(loc)
-                return Resolution(code, self._locality_or_none(loc), f"text:{loc}{flag}")
+                return Resolution(code, self._locality_or_none(loc), Evidence("text", (loc,), self._doubt(loc)))
             tied = [c for c, s in ranked if s == ranked[0][1]]
             if hint_code in tied:
-                return Resolution(hint_code, None, f"channel+text:{','.join(sorted(tied))}")
+                return Resolution(hint_code, None, Evidence("channel+text", tuple(sorted(tied))))
             names = sorted(first_locality[c] for c in tied)
-            return Resolution(None, None, f"ambiguous:{','.join(names)}")
+            return Resolution(None, None, Evidence("ambiguous", tuple(names)))
         if lat is not None and lon is not None:
             near = self.nearest(lat, lon)
             if near and near[0].decides_settlement:
                 loc = near[0]
-                return Resolution(loc.settlement, loc.name, f"coords:{loc.name}:{near[1]:.1f}km{self._flag(loc.name)}")
+                evidence = Evidence("coords", (loc.name,), self._doubt(loc.name), near[1])
+                return Resolution(loc.settlement, loc.name, evidence)
         if hint_code:
-            return Resolution(hint_code, self._locality_or_none(recognised), "channel")
+            return Resolution(hint_code, self._locality_or_none(recognised), Evidence("channel"))
         if recognised:
-            return Resolution(None, self._locality_or_none(recognised), f"recognised:{recognised}")
+            return Resolution(None, self._locality_or_none(recognised), Evidence("recognised", (recognised,)))
         return Resolution(None, None, None)
 
     def _locality_or_none(self, name: str | None) -> str | None:
         return name if name and self.directory.locality(name) else None
 
-    def _flag(self, name: str) -> str:
+    def _doubt(self, name: str) -> str | None:
         loc = self.directory.locality(name)
-        return f"({loc.membership})" if loc and loc.membership != "verified" else ""
+        return loc.membership if loc and loc.membership != "verified" else None
 
     def settlement(self, code: str) -> Settlement | None:
         return self.directory.settlements.get(code)
 
 
-__all__ = ["Mention", "Resolution", "SettlementResolver"]
+__all__ = ["Evidence", "Mention", "Resolution", "SettlementResolver"]

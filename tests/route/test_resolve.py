@@ -62,7 +62,7 @@ def test_two_localities_of_different_settlements(resolver: SettlementResolver) -
     assert r.settlement == "nebugskoe"
     # Two equal places of different settlements: unresolved, never a guess.
     r = resolver.resolve("В Ольгинке и в Шепси нет света")
-    assert r.settlement is None and r.evidence and r.evidence.startswith("ambiguous")
+    assert r.settlement is None and r.evidence is not None and r.evidence.ambiguous
 
 
 def test_unverified_place_is_recognised_but_does_not_decide(tmp_path: Path) -> None:
