@@ -54,9 +54,6 @@ SINK_LAST_SUCCESS = Gauge(
     "mcu_sink_last_success_timestamp_seconds", "Unix time of the last successful insert", ["table"]
 )
 CONSUMER_LAG = Gauge("mcu_consumer_lag", "Highwater minus committed offset", ["topic", "partition"])
-CHANNEL_LAST_SEEN = Gauge(
-    "mcu_channel_last_seen_timestamp_seconds", "Unix time of the last record from a channel", ["channel"]
-)
 NOTIFICATIONS_SENT = Counter("mcu_notifications_sent_total", "Notifications delivered", ["channel"])
 NOTIFICATIONS_FAILED = Counter("mcu_notifications_failed_total", "Notification attempts that failed", ["channel"])
 SLA_EVENTS = Counter("mcu_sla_events_total", "SLA timer events emitted", ["kind", "block"])

@@ -34,7 +34,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from mcu.metrics import CHANNEL_LAST_SEEN
+from ingest.metrics import CHANNEL_LAST_SEEN
 from schemas import CaseEvent, Channel
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from ingest.connectors.base import (
     TransientError,
     retrying,
 )
-from mcu.metrics import CHANNEL_LAST_SEEN
+from ingest.metrics import CHANNEL_LAST_SEEN
 from schemas import Channel
 
 from .conftest import Crash, FakeEvents, FakeProbe, FakePublisher
