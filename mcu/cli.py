@@ -5,15 +5,15 @@ import logging
 import click
 
 from classify.cli import classify as classify_group
-from ingest.cli import connector, simulate_cmd
 from kafkaio.clients import KafkaLoginRefused
+from mcu.commands.connector import connector, simulate_cmd
 from mcu.commands.dlq import dlq
 from mcu.commands.ingest import ingest
+from mcu.commands.report import report
 from mcu.commands.schemas_export import schemas_group
 from mcu.commands.service import counts, db, demo, worker
+from mcu.commands.sla import sla as sla_group
 from mcu.settings import SettingsError
-from reports.cli import report
-from sla.cli import sla as sla_group
 
 
 class _Cli(click.Group):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-import ingest.cli as cli
+import mcu.commands.connector as cli
 from ingest.connectors.registry import NotConfigured, polled_connector
 from mcu.settings import Settings
 

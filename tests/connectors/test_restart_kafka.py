@@ -54,7 +54,7 @@ def registry(path: Path) -> Path:
 
 
 def start_import(file: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    code = "from ingest.cli import connector; connector()"
+    code = "from mcu.commands.connector import connector; connector()"
     return subprocess.Popen(
         [sys.executable, "-c", code, "import", "letter", str(file), "--batch-size", str(BATCH)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from ingest.cli import simulate_cmd
 from ingest.connectors.open311 import load_services
 from ingest.simulator import SimConfig, simulate
 from ingest.simulator.places import load_places
 from ingest.simulator.texts import TOPICS
+from mcu.commands.connector import simulate_cmd
 from schemas import Channel, message_id_for
 
 from .conftest import FakePublisher, normalize_delivered

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+from mcu.commands.report import report
 from reports import fetch
 from reports.build import build_report
-from reports.cli import report
 from tests.reports.test_measures import CFG, NAMES
 
 

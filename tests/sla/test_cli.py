@@ -1,6 +1,6 @@
 from click.testing import CliRunner
 
-from sla.cli import sla
+from mcu.commands.sla import sla
 
 
 def test_calendar_2026_table() -> None:
