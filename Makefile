@@ -6,7 +6,7 @@ export MCU_VAR_DIR ?= $(CURDIR)/var
 # deploy/clickhouse.sh runs the local ClickHouse server with this venv's chdb-core engine.
 export MCU_PYTHON ?= $(CURDIR)/$(BIN)/python
 
-.PHONY: run test lint venv kafka-start kafka-stop clickhouse-start clickhouse-stop clean
+.PHONY: run test lint imports venv kafka-start kafka-stop clickhouse-start clickhouse-stop clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,11 @@ run: venv kafka-start clickhouse-start
 test: venv kafka-start clickhouse-start
 	MCU_IT_CLICKHOUSE_URL=http://127.0.0.1:$${MCU_CLICKHOUSE_HTTP_PORT:-8123} $(BIN)/pytest
 
-lint: venv
+## imports: the layer contract of pyproject.toml ([tool.importlinter]; docs/architecture.md)
+imports: venv
+	$(BIN)/lint-imports
+
+lint: imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
