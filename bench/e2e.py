@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from tests.integration.harness import Worker, pipeline_env, query_store, settings_of, wait_for
 
 TEXTS = [

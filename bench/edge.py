@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from tests.integration.harness import TOKEN, Worker, pipeline_env, settings_of, wait_for
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

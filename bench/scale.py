@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e import bodies
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from tests.integration.cluster import Cluster
 from tests.integration.harness import Worker, pipeline_env, settings_of, wait_for
 

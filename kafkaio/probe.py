@@ -7,11 +7,14 @@ from typing import Any
 
 from kafka import TopicPartition
 
-from ingest.connectors.base import TransientError
-from ingest.wire import H_SOURCE_ID
 from kafkaio import clients
+from kafkaio.wire import H_SOURCE_ID
 from schemas import Channel
 from schemas.topics import raw_topic
+
+
+class ReadBackTimeout(TimeoutError):
+    """The topic could not be read back in time; the caller retries the whole check later."""
 
 
 class KafkaProbe:
@@ -46,7 +49,7 @@ class KafkaProbe:
         while todo:
             if time.monotonic() > deadline:
                 # Going on with a partial view would repeat records: retry the whole check later.
-                raise TransientError(f"could not read back {self.prefix + raw_topic(channel)} in {self.timeout}s")
+                raise ReadBackTimeout(f"could not read back {self.prefix + raw_topic(channel)} in {self.timeout}s")
             polled = self._consumer.poll(timeout_ms=500)
             for tp, records in polled.items():
                 for rec in records:

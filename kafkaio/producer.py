@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from ingest.wire import derive_source_id, encode_headers
 from kafkaio import clients
-from schemas import Channel, message_id_for
-from schemas.topics import raw_topic
+from kafkaio.wire import RecordTooLarge, raw_record
+from schemas import Channel
 
-
-class RecordTooLarge(ValueError):
-    pass
+__all__ = ["RawPublisher", "RecordTooLarge"]
 
 
 class RawPublisher:
@@ -40,19 +37,12 @@ class RawPublisher:
         received_at: datetime | None = None,
     ) -> str:
         """Queue one record; returns its message id. ``flush()`` waits for the broker."""
-        if len(body) > self.max_record_bytes:
-            raise RecordTooLarge(f"{len(body)} bytes, Kafka limit here is {self.max_record_bytes}")
-        channel = Channel(channel)
-        source_id = source_id or derive_source_id(body)
-        message_id = message_id_for(channel.value, source_id)
-        future = self._producer.send(
-            self.topic_prefix + raw_topic(channel),
-            key=message_id.encode(),
-            value=body,
-            headers=encode_headers(channel.value, source_id, received_at, datetime.now(UTC)),
+        rec = raw_record(
+            channel, body, max_record_bytes=self.max_record_bytes, source_id=source_id, received_at=received_at
         )
-        future.add_errback(lambda exc: self.failures.append(f"{source_id}: {exc}"))
-        return message_id
+        future = self._producer.send(self.topic_prefix + rec.topic, key=rec.key, value=rec.value, headers=rec.headers)
+        future.add_errback(lambda exc: self.failures.append(f"{rec.source_id}: {exc}"))
+        return rec.message_id
 
     def flush(self, timeout: float | None = 60) -> None:
         """Wait for the broker; raise if any record queued so far was not stored."""

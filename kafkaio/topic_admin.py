@@ -5,12 +5,13 @@ auto-creation, so the worker makes sure every topic exists with the configured l
 """
 
 import logging
+from typing import Protocol
 
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from kafkaio import clients
-from mcu.settings import Settings
+from kafkaio.security import KafkaSettings
 from schemas import topics
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,32 @@ PIPELINE_TOPICS = (
 )
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create missing topics; return the names created now."""
-    admin = clients.admin(settings)
+class TopicLayout(Protocol):
+    """The topic-layout fields ensure_topics reads (the application's settings have them)."""
+
+    @property
+    def topic_prefix(self) -> str: ...
+
+    @property
+    def topic_partitions(self) -> int: ...
+
+    @property
+    def topic_replication_factor(self) -> int: ...
+
+    @property
+    def min_insync_replicas(self) -> int: ...
+
+    @property
+    def max_record_bytes(self) -> int: ...
+
+    @property
+    def raw_retention_hours(self) -> int: ...
+
+
+def ensure_topics(kafka: KafkaSettings, settings: TopicLayout) -> list[str]:
+    """Create missing topics; return the names created now. (The application passes its settings
+    as both: they are the Kafka connection section and carry the layout fields.)"""
+    admin = clients.admin(kafka)
     try:
         existing = set(admin.list_topics())
         wanted = [settings.topic_prefix + name for name in PIPELINE_TOPICS]

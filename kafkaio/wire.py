@@ -7,7 +7,11 @@ Kafka headers, so nothing has to be re-encoded to carry them.
 
 import hashlib
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from schemas import Channel, message_id_for
+from schemas.topics import raw_topic
 
 H_CHANNEL = "mcu-channel"
 H_SOURCE_ID = "mcu-source-id"
@@ -56,3 +60,38 @@ def decode_headers(headers: object) -> dict[str, str]:
         v = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
         out[k] = v
     return out
+
+
+class RecordTooLarge(ValueError):
+    """The payload is over MCU_MAX_RECORD_BYTES: the broker would refuse it, so nobody sends it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One record for ``raw.<channel>``, ready for any producer (kafka-python or Faust)."""
+
+    topic: str  # without the deployment's topic prefix
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    message_id: str
+    source_id: str
+
+
+def raw_record(
+    channel: Channel | str,
+    body: bytes,
+    *,
+    max_record_bytes: int,
+    source_id: str | None = None,
+    received_at: datetime | None = None,
+    fetched_at: datetime | None = None,
+) -> RawRecord:
+    """The one way a raw record is built: every intake path gets the same key, headers and size check."""
+    if len(body) > max_record_bytes:
+        raise RecordTooLarge(f"{len(body)} bytes, Kafka limit here is {max_record_bytes}")
+    channel = Channel(channel)
+    source_id = source_id or derive_source_id(body)
+    message_id = message_id_for(channel.value, source_id)
+    headers = encode_headers(channel.value, source_id, received_at, fetched_at or datetime.now(UTC))
+    return RawRecord(raw_topic(channel), message_id.encode(), body, headers, message_id, source_id)

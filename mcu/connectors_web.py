@@ -42,7 +42,7 @@ from ingest.connectors.telegram import check_webhook, webhook_item
 from ingest.connectors.vk import handle_callback
 from ingest.edge import EdgeRefusal, header_text
 from ingest.normalize import Rejected, normalize_record
-from ingest.wire import derive_source_id, encode_headers
+from kafkaio.wire import derive_source_id, raw_record
 from mcu.app import app, bytes_topic, case_events_topic, settings
 from mcu.edge_web import (
     EdgeView,
@@ -58,7 +58,7 @@ from mcu.edge_web import (
 )
 from mcu.metrics import CHANNEL_LAST_SEEN
 from mcu.store import store
-from schemas import CaseEvent, Channel, message_id_for
+from schemas import CaseEvent, Channel
 from schemas.topics import raw_topic
 from sla.calendar import WorkingCalendar
 from sla.policies import PolicySet, TermName, load_policies
@@ -80,16 +80,20 @@ def _secret(value: Any) -> str | None:
 async def _publish(channel: Channel, items: list[RawItem], events: list[CaseEvent]) -> None:
     now = datetime.now(UTC)
     futures = []
-    for item in items:
-        if len(item.body) > settings.max_record_bytes:
-            raise ValueError(f"record of {len(item.body)} bytes, limit {settings.max_record_bytes}")
-        futures.append(
-            await _raw[channel].send(
-                key=message_id_for(channel.value, item.source_id).encode(),
-                value=item.body,
-                headers=encode_headers(channel.value, item.source_id, item.received_at, now),
-            )
+    # Built (and size-checked: RecordTooLarge is a ValueError) before anything is sent.
+    records = [
+        raw_record(
+            channel,
+            item.body,
+            max_record_bytes=settings.max_record_bytes,
+            source_id=item.source_id,
+            received_at=item.received_at,
+            fetched_at=now,
         )
+        for item in items
+    ]
+    for rec in records:
+        futures.append(await _raw[channel].send(key=rec.key, value=rec.value, headers=rec.headers))
     for event in events:
         futures.append(
             await case_events_topic.send(key=event.message_id.encode(), value=event.model_dump_json().encode())

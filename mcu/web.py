@@ -4,7 +4,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime
 
 from aiokafka.errors import KafkaError
 from faust.types import TopicT
@@ -13,12 +12,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from ingest.normalize import Rejected, normalize_record
-from ingest.wire import derive_source_id, encode_headers
+from kafkaio.wire import RecordTooLarge, derive_source_id, raw_record
 from mcu.app import app, bytes_topic, case_events_topic, settings
 from mcu.edge_web import EdgeView, authenticate, header, limit, read_body, store_read
 from mcu.metrics import CONSUMER_LAG, WORKER_ASSIGNED, WORKER_REBALANCING
 from mcu.store import store
-from schemas import CaseEvent, Channel, message_id_for
+from schemas import CaseEvent, Channel
 from schemas.topics import raw_topic
 
 log = logging.getLogger(__name__)
@@ -93,18 +92,21 @@ class Intake(EdgeView):
             # A channel mapper tripped over a shape it does not expect: the normaliser would dead-letter it.
             log.info("intake: %s payload refused: %r", channel, exc)
             return self.json({"error": f"unreadable {channel} payload: {exc}", "reason": "unreadable"}, status=400)
-        message_id = message_id_for(channel, source_id)
-        now = datetime.now(UTC)
         try:
-            await send_stored(
-                _raw_topics[Channel(channel)],
-                key=message_id.encode(),
-                value=body,
-                headers=encode_headers(channel, source_id, message.created_at, now),
+            rec = raw_record(
+                channel,
+                body,
+                max_record_bytes=settings.max_record_bytes,
+                source_id=source_id,
+                received_at=message.created_at,
             )
+        except RecordTooLarge as exc:
+            return self.json({"error": str(exc), "reason": "too_large"}, status=413)
+        try:
+            await send_stored(_raw_topics[Channel(channel)], key=rec.key, value=rec.value, headers=rec.headers)
         except NotStored as exc:
             return _not_stored(self, exc)
-        return self.json({"message_id": message_id, "source_id": source_id}, status=202)
+        return self.json({"message_id": rec.message_id, "source_id": rec.source_id}, status=202)
 
 
 def _errors(exc: ValidationError) -> str:

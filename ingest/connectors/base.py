@@ -69,7 +69,7 @@ class Connector(Protocol):
 
 
 class Publisher(Protocol):
-    """The sink side: ``ingest.producer.RawPublisher`` or a test double with the same methods."""
+    """The sink side: ``kafkaio.producer.RawPublisher`` or a test double with the same methods."""
 
     def publish(
         self,
@@ -94,7 +94,9 @@ class Probe(Protocol):
 
     def end_offsets(self, channel: Channel) -> dict[str, int]: ...
 
-    def source_ids_since(self, channel: Channel, offsets: dict[str, int]) -> set[str]: ...
+    def source_ids_since(self, channel: Channel, offsets: dict[str, int]) -> set[str]:
+        """Raises TimeoutError when the topic cannot be read back in time (retried as transient)."""
+        ...
 
 
 class TransientError(Exception):
@@ -251,7 +253,10 @@ class Runner:
             if intent is not None and intent.get("cursor") == cursor:
                 # The previous run died with this very batch in flight: what reached the topic stays.
                 offsets = intent["offsets"]
-                already = self.probe.source_ids_since(channel, offsets)
+                try:
+                    already = self.probe.source_ids_since(channel, offsets)
+                except TimeoutError as exc:  # a partial read-back would repeat records: retry it whole
+                    raise TransientError(str(exc)) from exc
             else:
                 offsets = self.probe.end_offsets(channel)
                 self.cursors.save_intent(name, {"cursor": cursor, "offsets": offsets})

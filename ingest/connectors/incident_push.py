@@ -10,7 +10,7 @@ import json
 
 from ingest.connectors.base import RawItem
 from ingest.connectors.formats import FORMATS
-from ingest.wire import derive_source_id
+from kafkaio.wire import derive_source_id
 from schemas import CaseEvent, Channel
 
 MAX_RECORDS = 1000

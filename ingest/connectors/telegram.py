@@ -102,6 +102,6 @@ def webhook_item(body: bytes) -> RawItem:
         update = None
     if isinstance(update, dict):
         return RawItem(update_source_id(update), body, update_item(update).received_at)
-    from ingest.wire import derive_source_id
+    from kafkaio.wire import derive_source_id
 
     return RawItem(derive_source_id(body), body)

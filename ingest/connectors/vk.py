@@ -33,7 +33,7 @@ from ingest.connectors.base import (
     json_bytes,
 )
 from ingest.connectors.events import make_event
-from ingest.wire import derive_source_id
+from kafkaio.wire import derive_source_id
 from schemas import CaseEvent, CaseEventType, Channel
 
 log = logging.getLogger(__name__)

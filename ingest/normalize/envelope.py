@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from ingest.normalize.rejected import Rejected
-from ingest.wire import H_CHANNEL, H_FETCHED_AT, H_RECEIVED_AT, H_SOURCE_ID, derive_source_id
+from kafkaio.wire import H_CHANNEL, H_FETCHED_AT, H_RECEIVED_AT, H_SOURCE_ID, derive_source_id
 from schemas import RawEnvelope
 from schemas.times import BAD_TIME, TIME_CONTEXT, BadTime, check_time, is_bad_time
 from schemas.topics import RAW_PREFIX

@@ -1,7 +1,7 @@
 import time
 
 from ingest.normalize import Rejected, normalize_record
-from ingest.wire import decode_headers
+from kafkaio.wire import decode_headers
 from mcu.app import app, normalized_topic, raw_topics, settings
 from mcu.dead_letters import send_dead_letter
 from mcu.metrics import CHANNEL_LAST_SEEN, STAGE_PROCESSED, STAGE_SECONDS

@@ -21,7 +21,7 @@ from mcu.settings import get_settings
 
 def _publishers(settings: Any) -> tuple[Any, Any]:
     from ingest.connectors.events import EventPublisher
-    from ingest.producer import RawPublisher
+    from kafkaio.producer import RawPublisher
 
     raw = RawPublisher(settings)
     # One producer for both topics: a second sender thread only competes for the GIL.
@@ -30,7 +30,7 @@ def _publishers(settings: Any) -> tuple[Any, Any]:
 
 def _probe(settings: Any) -> Any:
     """Reads the raw topic back after a run that died mid-batch (see ingest.connectors.base)."""
-    from ingest.connectors.probe import KafkaProbe
+    from kafkaio.probe import KafkaProbe
 
     return KafkaProbe(settings)
 

@@ -5,8 +5,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ingest.producer import RawPublisher
-from ingest.topic_reader import read_topic
+from kafkaio.producer import RawPublisher
+from kafkaio.topic_reader import read_topic
 from mcu.settings import get_settings
 from schemas import DeadLetter
 from schemas.topics import DLQ, RAW_PREFIX

@@ -4,7 +4,7 @@ from typing import BinaryIO
 
 import click
 
-from ingest.producer import RawPublisher, RecordTooLarge
+from kafkaio.producer import RawPublisher, RecordTooLarge
 from mcu.settings import get_settings
 from schemas import Channel
 

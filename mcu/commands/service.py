@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from mcu.commands.ingest import publish_lines
 from mcu.settings import check_author_key, get_settings
 from sinks.clickhouse.client import mask_secrets
@@ -41,14 +41,14 @@ def worker() -> None:
     # endpoints and Open311; reports over the store this worker owns.
     for views in ("mcu.web", "mcu.connectors_web", "mcu.reports_web"):
         importlib.import_module(views)
+    from kafkaio.topic_admin import ensure_topics
     from mcu.store import store
-    from mcu.topic_admin import ensure_topics
 
     roles = settings.role_set
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     # Topics and migrations before consuming: a broker or store that cannot be reached should
     # stop the start, loudly.
-    ensure_topics(settings)
+    ensure_topics(settings, settings)
     if "sink" in roles:
         from sinks.clickhouse.preflight import StoreUnavailable
 

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.connectors.base import CursorStore
 from ingest.normalize import Rejected, normalize_record
-from ingest.wire import encode_headers
+from kafkaio.wire import encode_headers
 from schemas import CaseEvent, Channel, NormalizedMessage
 from schemas.topics import raw_topic
 

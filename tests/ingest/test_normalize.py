@@ -3,7 +3,7 @@ import json
 import pytest
 
 from ingest.normalize import Rejected, normalize_record
-from ingest.wire import H_CHANNEL, H_SOURCE_ID, derive_source_id
+from kafkaio.wire import H_CHANNEL, H_SOURCE_ID, derive_source_id
 from schemas import Channel, message_id_for
 
 KEY = b"test-key"

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.normalize import Rejected, normalize_record
-from ingest.wire import H_RECEIVED_AT
+from kafkaio.wire import H_RECEIVED_AT
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

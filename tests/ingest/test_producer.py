@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from mcu.settings import Settings
 
 pytestmark = pytest.mark.kafka

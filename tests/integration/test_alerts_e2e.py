@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from tests.integration.alerting import Monitoring, Webhook
 from tests.integration.harness import ROOT, Worker, free_port, pipeline_env, settings_of, wait_for
 from tests.integration.test_faults import DroppingServer

@@ -14,7 +14,7 @@ from pathlib import Path
 import clickhouse_connect
 import pytest
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from tests.integration.harness import (
     CLICKHOUSE,
     ROOT,

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from kafka.errors import KafkaTimeoutError
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from tests.integration.cluster import Cluster
 from tests.integration.harness import (
     ROOT,

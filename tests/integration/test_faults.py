@@ -13,7 +13,7 @@ import httpx
 import pytest
 from kafka import KafkaAdminClient
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from tests.bad_inputs import bad_input
 from tests.integration.harness import (
     ROOT,

@@ -27,8 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.producer import RawPublisher
 from kafkaio import clients
+from kafkaio.producer import RawPublisher
 from schemas import message_id_for
 from schemas.times import MSK
 from schemas.topics import CASE_EVENTS

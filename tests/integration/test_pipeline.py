@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from schemas.case import UNRESOLVED
 from tests.integration.harness import TOKEN, Worker, pipeline_env, query_store, settings_of, wait_for
 

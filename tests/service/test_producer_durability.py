@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ingest.connectors.events import EventPublisher
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from mcu.app import DurableProducer, create_app
 from mcu.settings import Settings
 
