@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Re-exported: one import place for the worker's series (a lower package owns this one).
+from ingest.metrics import CHANNEL_LAST_SEEN as CHANNEL_LAST_SEEN
 from sla.timers import DROP_REASONS
 
 if TYPE_CHECKING:
