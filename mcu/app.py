@@ -2,6 +2,7 @@
 
 import ssl
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import faust
@@ -99,21 +100,46 @@ def create_app(s: Settings) -> faust.App:
     return app
 
 
-settings = get_settings()
-app = create_app(settings)
+# Nothing happens at import: the settings are read and the app built on first use of one of the
+# names below (`from mcu.app import app` in the agents, which `mcu worker` imports), so a tool or
+# test that needs only create_app or DurableProducer does not read the environment.
+_TOPICS = {
+    "raw_topics": topics.RAW_TOPICS,
+    "normalized_topic": (topics.MESSAGES_NORMALIZED,),
+    "cases_topic": (topics.CASES,),
+    "case_events_topic": (topics.CASE_EVENTS,),
+    "sla_events_topic": (topics.SLA_EVENTS,),
+    "dlq_topic": (topics.DLQ,),
+    "notifications_topic": (topics.NOTIFICATIONS,),
+}
+
+
+@cache
+def _wiring() -> tuple[Settings, faust.App]:
+    s = get_settings()
+    return s, create_app(s)
+
 
 # Records travel as JSON bytes and are validated by pydantic in the stage itself, so that a bad
 # record becomes a dead letter with a reason instead of a deserialisation crash inside Faust.
 
 
 def bytes_topic(*names: str) -> faust.TopicT:
-    return app.topic(*(settings.topic_prefix + n for n in names), value_serializer="raw", key_serializer="raw")
+    s, app = _wiring()
+    return app.topic(*(s.topic_prefix + n for n in names), value_serializer="raw", key_serializer="raw")
 
 
-raw_topics = bytes_topic(*topics.RAW_TOPICS)
-normalized_topic = bytes_topic(topics.MESSAGES_NORMALIZED)
-cases_topic = bytes_topic(topics.CASES)
-case_events_topic = bytes_topic(topics.CASE_EVENTS)
-sla_events_topic = bytes_topic(topics.SLA_EVENTS)
-dlq_topic = bytes_topic(topics.DLQ)
-notifications_topic = bytes_topic(topics.NOTIFICATIONS)
+@cache
+def _topic(name: str) -> faust.TopicT:
+    return bytes_topic(*_TOPICS[name])
+
+
+def __getattr__(name: str) -> Any:
+    """settings, app and the pipeline's topics, made on first use (PEP 562)."""
+    if name == "settings":
+        return _wiring()[0]
+    if name == "app":
+        return _wiring()[1]
+    if name in _TOPICS:
+        return _topic(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

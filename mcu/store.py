@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
@@ -69,5 +70,15 @@ def counts_sync(client: Client) -> dict[str, int]:
     return {"cases": int(cases), "dead_letters": int(dead), "unresolved_settlement": int(unresolved)}
 
 
-# The process's one store handle: sinks write through it, HTTP views read through it.
-store = Store(get_settings().resolved_clickhouse_dsn, get_settings().clickhouse_cluster)
+@cache
+def _store() -> Store:
+    s = get_settings()
+    return Store(s.resolved_clickhouse_dsn, s.clickhouse_cluster)
+
+
+def __getattr__(name: str) -> Any:
+    """`store`: the process's one store handle (sinks write through it, HTTP views read through it),
+    made on first use so that importing this module reads no settings (PEP 562)."""
+    if name == "store":
+        return _store()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

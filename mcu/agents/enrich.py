@@ -1,5 +1,6 @@
 import time
 from datetime import UTC, datetime
+from functools import cache
 
 from classify.enricher import Enricher
 from mcu.app import app, cases_topic, normalized_topic
@@ -10,14 +11,20 @@ from schemas import Case, NormalizedMessage
 STAGE = "enrich"
 
 
-# Loaded when the worker starts, so a broken taxonomy, rule file or model stops the start with
-# the file's name instead of crashing the agent over and over.
-enricher = Enricher.load()
+@cache
+def enricher() -> Enricher:
+    """Loaded by `prepare` when the worker registers this stage (not at import), so a broken
+    taxonomy, rule file or model stops the start with the file's name instead of crashing the agent
+    over and over."""
+    return Enricher.load()
+
+
+prepare = enricher
 
 
 def enrich(value: bytes) -> Case:
     message = NormalizedMessage.model_validate_json(value)
-    classification, routing = enricher.enrich(message)
+    classification, routing = enricher().enrich(message)
     return Case(message=message, classification=classification, routing=routing, enriched_at=datetime.now(UTC))
 
 
