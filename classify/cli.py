@@ -11,6 +11,7 @@ import click
 
 from classify.clusters import ClusterIndex
 from classify.enricher import Enricher
+from common.yaml_load import package_file
 from schemas.channels import Channel
 from schemas.message import NormalizedMessage
 
@@ -104,10 +105,10 @@ def predict(input_path: Path, output_path: Path, no_model: bool) -> None:
     click.echo(f"{n} messages classified", err=True)
 
 
-DEV_SET = Path(__file__).parent / "data" / "dev.jsonl"
-TRAIN_ONLY = Path(__file__).parent / "data" / "train_extra.jsonl.gz"
-EXTERNAL_OMSK = Path(__file__).parent / "data" / "external_omsk.jsonl"
-MODEL_PATH = Path(__file__).parent / "data" / "model.joblib"
+DEV_SET = package_file("classify", "data/dev.jsonl")
+TRAIN_ONLY = package_file("classify", "data/train_extra.jsonl.gz")
+EXTERNAL_OMSK = package_file("classify", "data/external_omsk.jsonl")
+MODEL_PATH = package_file("classify", "data/model.joblib")
 
 
 def _print_report(title: str, rep: dict[str, Any]) -> None:
@@ -272,7 +273,7 @@ def build_devset(spb: Path, kursk: Path | None, output: Path, train_only_output:
     """Rebuild the labelled development set and the train-only pool from the real sources and the mappings."""
     from classify.devset import build_kursk, build_spb, drop_rare, train_only_for, write_jsonl
 
-    data = Path(__file__).parent / "data"
+    data = package_file("classify", "data")
     rows, extra = build_spb(spb, data / "spb_mapping.yaml")
     if kursk:
         rows += build_kursk(kursk, data / "kursk_mapping.yaml")
@@ -294,6 +295,6 @@ def build_external(omsk_csv: Path, omsk_feed: Path, output: Path) -> None:
     """Build the outside check set: real messages of another region that the model never trains on."""
     from classify.devset import build_omsk, write_jsonl
 
-    rows = build_omsk(omsk_csv, omsk_feed, Path(__file__).parent / "data" / "omsk_mapping.yaml")
+    rows = build_omsk(omsk_csv, omsk_feed, package_file("classify", "data/omsk_mapping.yaml"))
     write_jsonl(rows, output)
     click.echo(f"{len(rows)} real messages, {len({r['category'] for r in rows})} categories -> {output}")

@@ -1,6 +1,6 @@
 """Load a packaged YAML file into a pydantic model, with errors that name the file and the line."""
 
-import importlib
+from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,8 +54,11 @@ def load_yaml_model(model: type[M], path: Path | str) -> M:
 
 
 def package_file(package: str, name: str) -> Path:
-    """A data file shipped inside a package (installed as package data by pyproject)."""
-    module = importlib.import_module(package)
-    if module.__file__ is None:
-        raise DataFileError(f"package {package!r} has no location on disk")
-    return Path(module.__file__).parent / name
+    """A data file shipped inside a package (package data in pyproject.toml): the one way every
+    package finds its data, in a checkout and in a wheel install alike."""
+    try:
+        ref = resources.files(package).joinpath(name)
+    except ModuleNotFoundError as exc:
+        raise DataFileError(f"no package {package!r} for data file {name}") from exc
+    # Installed as files (setuptools, never a zip here), so the traversable is a real path.
+    return Path(str(ref))

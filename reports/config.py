@@ -7,7 +7,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-DEFAULT_RATING_FILE = Path(__file__).parent / "data" / "rating.yaml"
+from common.yaml_load import package_file
+
+DEFAULT_RATING_FILE = package_file("reports", "data/rating.yaml")
 Component = Literal["timeliness", "completeness", "speed", "quality", "repeat"]
 
 

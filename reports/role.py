@@ -1,12 +1,13 @@
 """The analyst role for a ClickHouse server (reports/data/analyst_role.sql)."""
 
 import re
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 from clickhouse_connect.driver.client import Client
 
-ROLE_FILE = Path(__file__).parent / "data" / "analyst_role.sql"
+from common.yaml_load import package_file
+
+ROLE_FILE = package_file("reports", "data/analyst_role.sql")
 
 
 def role_sql(database: str) -> str:

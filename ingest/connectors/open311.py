@@ -26,11 +26,14 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from common.yaml_load import package_file
 from ingest.connectors.base import RawItem, json_bytes
 from schemas import Channel, message_id_for
 
-DEFAULT_TAXONOMY = Path(__file__).resolve().parents[2] / "classify" / "data" / "taxonomy.yaml"
-DEFAULT_ATTRIBUTES = Path(__file__).resolve().with_name("open311_attributes.yaml")
+# The taxonomy is classify's data file, read as data (Open311 lists its categories as services);
+# ingest does not import the classifier.
+DEFAULT_TAXONOMY = package_file("classify", "data/taxonomy.yaml")
+DEFAULT_ATTRIBUTES = package_file("ingest.connectors", "open311_attributes.yaml")
 MAX_RESULTS = 1000  # the spec: "first 1000 requests returned"
 DEFAULT_WINDOW = timedelta(days=90)  # the spec's default window for GET requests, and its longest span
 MAX_DESCRIPTION = 4000  # the spec: "free form text limited to 4,000 characters"

@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-ROUTE_SETTLEMENTS = ROOT / "route" / "data" / "settlements.yaml"
+from common.yaml_load import package_file
+
+ROUTE_SETTLEMENTS = package_file("route", "data/settlements.yaml")
 GAZETTEER = Path("/work/shared/data/tuapse/gazetteer.yaml")
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from common.yaml_load import package_file
 from kafkaio.producer import RawPublisher
 from mcu.commands.ingest import publish_lines
 from mcu.settings import check_author_key, get_settings
@@ -19,7 +20,7 @@ from sinks.clickhouse.client import mask_secrets
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-DEMO_FILE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "synthetic-messages.jsonl"
+DEMO_FILE = package_file("mcu", "data/synthetic-messages.jsonl")
 
 
 @click.command()

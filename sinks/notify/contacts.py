@@ -9,9 +9,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from common.yaml_load import package_file
 from schemas import SlaEvent, SlaEventKind
 
-EXAMPLE_CONTACTS = Path(__file__).parent / "data" / "contacts.example.yaml"
+EXAMPLE_CONTACTS = package_file("sinks.notify", "data/contacts.example.yaml")
 Audience = Literal["department", "settlement", "block", "coordinator"]
 ChannelName = Literal["email", "telegram", "webhook"]
 
