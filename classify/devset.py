@@ -27,7 +27,6 @@ from classify.pii import mask_pii
 from common.morph import Lemmatizer
 from common.textnorm import clean, tokens
 
-SPB_PATH = Path("/work/shared/data/spb-our-city/messages.jsonl.gz")
 PER_CATEGORY = 250
 # Three times the scored share: 250 or 2,000 extra per category scored lower under CV (see classify/README.md)
 EXTRA_PER_CATEGORY = 750

@@ -7,8 +7,6 @@ from classify.phrases import PhraseSet
 from classify.taxonomy import SignalsFile
 from common.morph import Lemmatizer
 
-KINDS = ("complaint", "question", "proposal", "gratitude", "appeal")
-
 
 @dataclass(slots=True)
 class Signals:

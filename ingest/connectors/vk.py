@@ -44,12 +44,7 @@ PAGE = 100  # the most wall.get / wall.getComments return per call
 TRANSIENT_CODES = {1: "unknown error", 6: "too many requests per second", 9: "flood control", 10: "internal error"}
 QUOTA_CODES = {29: "rate limit reached"}  # the method's daily quota: retrying now is useless
 OWNER_CODES = {15: "access denied", 18: "page deleted or blocked", 30: "profile is private", 203: "group access denied"}
-PERMANENT_CODES = {
-    5: "authorization failed",
-    17: "validation required",
-    100: "invalid parameter",
-    113: "invalid user id",
-}
+# Every other code (5 authorization failed, 17 validation required, 100 invalid parameter, ...) is permanent.
 
 
 class VkApiError(Exception):

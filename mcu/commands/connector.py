@@ -194,6 +194,3 @@ def simulate_cmd(
     click.echo(f"published {counts['messages']} synthetic message(s) and {counts['events']} status event(s)")
     if stop.is_set():
         sys.exit(130)
-
-
-COMMANDS = (connector, simulate_cmd)
