@@ -202,7 +202,7 @@ class Enricher:
             place_words = None
         else:
             place_text, place_words = cleaned, words
-        place = self.router.place(
+        place = self.router.resolver.resolve(
             place_text, message.lat, message.lon, message.hints.get("settlement"), words_lower=place_words
         )
         cat = self.categories.get(decision.category)

@@ -28,18 +28,8 @@ class RoutingTarget(Protocol):
 class Router:
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
+        # The place of a message (settlement, locality, Evidence): `router.resolver.resolve(...)`.
         self.resolver = SettlementResolver(directory)
-
-    def place(
-        self,
-        text: str,
-        lat: float | None = None,
-        lon: float | None = None,
-        hint: str | None = None,
-        words_lower: list[str] | None = None,
-    ) -> Resolution:
-        """The settlement and locality a message is about, with the evidence that decided them."""
-        return self.resolver.resolve(text, lat, lon, hint, words_lower=words_lower)
 
     def route(self, target: RoutingTarget | None, place: Resolution) -> Routing:
         """Where a message of this category about this place goes (`target` None: no category)."""

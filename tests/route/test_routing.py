@@ -22,7 +22,7 @@ def test_a_department_category_in_a_settlement_goes_to_that_department_and_its_b
 ) -> None:
     tax = load_taxonomy(directory).by_code()
     cat = next(c for c in tax.values() if c.department and c.level == "settlement")
-    place = router.place("в Джубге " + cat.name)
+    place = router.resolver.resolve("в Джубге " + cat.name)
     r = router.route(cat, place)
     dep = directory.departments[cat.department]  # type: ignore[index]
     assert (r.department, r.block, r.settlement, r.level) == (dep.code, dep.block, "dzhubgskoe", "settlement")
