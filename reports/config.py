@@ -4,10 +4,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from common.yaml_load import package_file
+from common.yaml_load import DataFileError, load_yaml_model, package_file
 
 DEFAULT_RATING_FILE = package_file("reports", "data/rating.yaml")
 Component = Literal["timeliness", "completeness", "speed", "quality", "repeat"]
@@ -37,15 +36,10 @@ class RatingConfig(BaseModel):
 
 
 def load_rating_config(path: Path | str = DEFAULT_RATING_FILE) -> RatingConfig:
-    path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise RatingConfigError(f"{path}: {e}") from e
-    try:
-        return RatingConfig.model_validate(data)
-    except ValidationError as e:
-        raise RatingConfigError(f"{path}: {e}") from e
+        return load_yaml_model(RatingConfig, path)  # errors name the file and the line
+    except DataFileError as e:
+        raise RatingConfigError(str(e)) from e
 
 
 @cache

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from common.yaml_load import package_file
+from common.yaml_load import DataFileError, load_yaml_model, package_file
 from schemas import SlaEvent, SlaEventKind
 
 EXAMPLE_CONTACTS = package_file("sinks.notify", "data/contacts.example.yaml")
@@ -133,7 +132,6 @@ def _unique(xs: list[Address]) -> list[Address]:
 def load_contacts(path: Path | str | None = None) -> Contacts:
     path = Path(path or EXAMPLE_CONTACTS)
     try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
-        return Contacts(ContactsFile.model_validate(raw), source=str(path))
-    except (OSError, yaml.YAMLError, ValidationError) as e:
-        raise ContactsError(f"{path}: {e}") from e
+        return Contacts(load_yaml_model(ContactsFile, path), source=str(path))  # errors name file and line
+    except DataFileError as e:
+        raise ContactsError(str(e)) from e
