@@ -294,6 +294,8 @@ def read_corrections(
         table = _xlsx_rows(data)
     elif p.suffix.lower() in (".csv", ".txt"):
         table, errors = _csv_rows(data)
+        if errors and errors[0].line == 1:  # the header itself: the whole file is in another encoding
+            raise CorrectionsFileError(f"строка 1 (заголовок): {errors[0].message}; таких строк в файле: {len(errors)}")
     else:
         raise CorrectionsFileError(f"{p.name}: нужен файл .csv (UTF-8) или .xlsx")
     table = [(n, cells) for n, cells in table if any(c.strip() for c in cells)]

@@ -177,3 +177,9 @@ def test_a_damaged_xlsx_is_one_clear_error(tmp_path):
     p.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(CorrectionsFileError, match="не читается как XLSX"):
         read_corrections(p, TAXONOMY, DIRECTORY, now=NOW)
+
+
+def test_a_cp1251_file_with_a_russian_header_is_refused_whole(tmp_path):
+    p = _csv(tmp_path, "ID обращения;Категория;Кто\nm-1;roads;Иванова\n", "cp1251")
+    with pytest.raises(CorrectionsFileError, match="заголовок.*не в кодировке UTF-8.*строк в файле: 2"):
+        read_corrections(p, TAXONOMY, DIRECTORY, now=NOW)
