@@ -183,3 +183,18 @@ def test_a_cp1251_file_with_a_russian_header_is_refused_whole(tmp_path):
     p = _csv(tmp_path, "ID обращения;Категория;Кто\nm-1;roads;Иванова\n", "cp1251")
     with pytest.raises(CorrectionsFileError, match="заголовок.*не в кодировке UTF-8.*строк в файле: 2"):
         read_corrections(p, TAXONOMY, DIRECTORY, now=NOW)
+
+
+def test_a_model_without_a_version_is_named_by_its_bytes(tmp_path):
+    import joblib
+
+    from classify.model import ARTEFACT, load_model
+    from route.yaml_load import package_file
+
+    data = joblib.load(package_file("classify", ARTEFACT))
+    data.pop("version")
+    p = tmp_path / "model.joblib"
+    joblib.dump(data, p)
+    model = load_model(p)
+    assert model is not None and model.version.startswith("sha256:") and len(model.version) == 19
+    assert load_model().version and not load_model().version.startswith("sha256:")  # the shipped one has its own

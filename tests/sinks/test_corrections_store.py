@@ -136,7 +136,30 @@ def test_correction_rates_per_block(clickhouse):
             " FROM correction_rates"
         ).result_rows
     }
-    # the corrected cases now count in block 5 (the cases table holds the current routing)
-    assert rates[3][:2] == (1, 3) and abs(rates[3][2] - 1 / 3) < 1e-9
-    assert rates[3][3:5] == (1, 9) and abs(rates[3][5] - 1 / 9) < 1e-9
-    assert rates[5][:2] == (0, 1)
+    # the corrected cases count in block 3, the block the model chose, before and after
+    assert rates[3][:2] == (1, 4) and abs(rates[3][2] - 1 / 4) < 1e-9
+    assert rates[3][3:5] == (1, 10) and abs(rates[3][5] - 1 / 10) < 1e-9
+    assert set(rates) == {3}
+
+
+def test_the_confusion_matrix_queries_of_the_analytics_guide(clickhouse):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "analytics.md").read_text(encoding="utf-8")
+    part = doc.split("## Operators' corrections", 1)[1].split("\n## ", 1)[0]
+    by_category, by_block, per_day = re.findall(r"```sql\n(.*?)```", part, flags=re.S)
+    migrate(clickhouse)
+    store_cases(clickhouse, [housing_case(n) for n in range(3)])
+    apply_reclassified(clickhouse, [reclassified(0, "a", category="roads")], TAXONOMY, DIRECTORY)
+    apply_reclassified(clickhouse, [reclassified(1, "b", category="roads")], TAXONOMY, DIRECTORY)
+    apply_reclassified(clickhouse, [reclassified(2, "c", category="schools")], TAXONOMY, DIRECTORY)
+    assert clickhouse.query(by_category).result_rows == [
+        ("rules-v3+m7", "yards", "roads", 2),
+        ("rules-v3+m7", "yards", "schools", 1),
+    ]
+    assert clickhouse.query(by_block).result_rows == [(3, 0, 0, 1, 0, 0, 2, 0, 3)]
+    day = (NOW - timedelta(days=1)).date()
+    rows = clickhouse.query(per_day).result_rows
+    # the three cases now sit in blocks 5 and 2; they count in block 3, the model's choice
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(day, 3, 3, 3)]

@@ -35,35 +35,36 @@ PARTITION BY toYYYYMM(least(greatest(corrected_at, inserted_at - INTERVAL 24 MON
 ORDER BY (message_id, event_id)
 SETTINGS non_replicated_deduplication_window = 10000;
 
--- The correction rate of each block: corrections of the last 7 days ÷ cases created in them, and
--- the same over the 4 weeks before as the baseline (block = the block the model chose: the block
--- whose routing was wrong). The worker exports these as mcu_correction_rate{block,window}
--- (mcu/corrections.py); the alert MCUCorrectionRateDoubled compares the two.
+-- The correction rate of each block: of the cases created in the last 7 days, the share corrected
+-- since, and the same over the 4 weeks before as the baseline. A case counts in the block the model
+-- chose (its first correction's old_block, else its current block): the block whose routing was
+-- wrong, and the same denominator before and after a correction. The worker exports these as
+-- mcu_correction_rate{block,window} (mcu/corrections.py); MCUCorrectionRateDoubled compares them.
 CREATE VIEW IF NOT EXISTS correction_rates AS
 WITH
     now64(3) AS t,
     t - INTERVAL 7 DAY AS week_start,
     week_start - INTERVAL 28 DAY AS base_start
 SELECT
-    block,
-    sumIf(corr, period = 'week') AS corrections_7d,
-    sumIf(n, period = 'week') AS cases_7d,
+    model_block AS block,
+    countIf(created_at >= week_start AND corrected) AS corrections_7d,
+    countIf(created_at >= week_start) AS cases_7d,
     if(cases_7d > 0, corrections_7d / cases_7d, 0) AS rate_7d,
-    sumIf(corr, period = 'base') AS corrections_baseline,
-    sumIf(n, period = 'base') AS cases_baseline,
+    countIf(created_at < week_start AND corrected) AS corrections_baseline,
+    countIf(created_at < week_start) AS cases_baseline,
     if(cases_baseline > 0, corrections_baseline / cases_baseline, 0) AS rate_baseline
 FROM
 (
-    SELECT block, if(created_at >= week_start, 'week', 'base') AS period, count() AS n, toUInt64(0) AS corr
-    FROM cases FINAL
-    WHERE created_at >= base_start AND created_at < t
-    GROUP BY block, period
-    UNION ALL
-    SELECT old_block AS block, if(corrected_at >= week_start, 'week', 'base') AS period, toUInt64(0) AS n,
-           uniqExact(message_id) AS corr
-    FROM corrections FINAL
-    WHERE corrected_at >= base_start AND corrected_at < t
-    GROUP BY block, period
+    SELECT c.created_at AS created_at, k.message_id != '' AS corrected,
+           if(corrected, k.first_block, c.block) AS model_block
+    FROM cases AS c FINAL
+    LEFT JOIN
+    (
+        SELECT message_id, argMin(old_block, corrected_at) AS first_block
+        FROM corrections FINAL
+        GROUP BY message_id
+    ) AS k ON c.message_id = k.message_id
+    WHERE c.created_at >= base_start AND c.created_at < t
 )
 GROUP BY block
 ORDER BY block;
