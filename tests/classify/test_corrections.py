@@ -181,7 +181,7 @@ def test_a_damaged_xlsx_is_one_clear_error(tmp_path):
 
 def test_a_cp1251_file_with_a_russian_header_is_refused_whole(tmp_path):
     p = _csv(tmp_path, "ID обращения;Категория;Кто\nm-1;roads;Иванова\n", "cp1251")
-    with pytest.raises(CorrectionsFileError, match="заголовок.*не в кодировке UTF-8.*строк в файле: 2"):
+    with pytest.raises(CorrectionsFileError, match=r"заголовок.*не в кодировке UTF-8.*строк в файле: 2"):
         read_corrections(p, TAXONOMY, DIRECTORY, now=NOW)
 
 

@@ -163,3 +163,16 @@ def test_the_confusion_matrix_queries_of_the_analytics_guide(clickhouse):
     rows = clickhouse.query(per_day).result_rows
     # the three cases now sit in blocks 5 and 2; they count in block 3, the model's choice
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(day, 3, 3, 3)]
+
+
+def test_a_connector_correction_is_applied_and_named_by_its_channel(clickhouse):
+    from ingest.connectors.events import make_event
+
+    migrate(clickhouse)
+    case = housing_case(1)
+    store_cases(clickhouse, [case])
+    ev = make_event("vk", "1", CaseEventType.RECLASSIFIED, NOW, actor="ЦУР", reason="передано в транспорт",
+                    department="transport").model_copy(update={"message_id": "c-1"})  # fmt: skip
+    out = apply_reclassified(clickhouse, [ev], TAXONOMY, DIRECTORY)
+    assert [r["source"] for r in out.stored] == ["vk"]
+    assert case_of(clickhouse, 1)[:3] == ("yards", 5, "transport")
