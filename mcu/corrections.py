@@ -51,7 +51,9 @@ async def apply_stored_events(stored: Sequence[tuple[EventT, CaseEvent]]) -> App
     delay = 0.5
     while True:
         try:
-            applied = await store.run(lambda client: apply_reclassified(client, events, taxonomy, directory))
+            applied = await store.run(
+                lambda client: apply_reclassified(client, events, taxonomy, directory, distributed=bool(store.cluster))
+            )
             break
         except Exception as exc:
             SINK_FAILURES.labels(table="corrections").inc()

@@ -106,6 +106,7 @@ def apply_reclassified(
     taxonomy: Taxonomy,
     directory: Directory,
     now: datetime | None = None,
+    distributed: bool = False,
 ) -> Applied:
     """Re-route the cases of ``events`` (type ``reclassified``; others are ignored) and record them."""
     events = [e for e in events if e.type is CaseEventType.RECLASSIFIED]
@@ -181,6 +182,7 @@ def apply_reclassified(
             CORRECTION_COLUMNS,
             [[r[c] for c in CORRECTION_COLUMNS] for r in new_rows],
             _token("corrections", [r["event_id"] for r in new_rows]),
+            distributed,
         )
     if touched:
         insert_batch(
@@ -189,5 +191,6 @@ def apply_reclassified(
             CASE_COLUMNS,
             [[r[c] for c in CASE_COLUMNS] for r in touched.values()],
             _token("cases", [e.event_id for e in events]) + f"|{_ms(now)}",
+            distributed,
         )
     return out
