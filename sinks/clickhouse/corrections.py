@@ -32,6 +32,10 @@ CORRECTION_COLUMNS = [
 ]  # fmt: skip
 
 
+# Added to a corrected row's version: enrichment versions are milliseconds (~1.8e12), far below.
+CORRECTED = 1 << 62
+
+
 @dataclass
 class Applied:
     """What one batch of events did: corrections stored, events whose case is not in the store, refused ones."""
@@ -171,8 +175,9 @@ def apply_reclassified(
         updated["needs_review"] = 0  # an operator looked at it
         if new.settlement != old.settlement:
             updated["settlement_evidence"] = "correction"
-        # Higher than the enrichment's version (ms of enriched_at) and than any earlier correction.
-        updated["version"] = max(int(row["version"]) + 1, _ms(now))
+        # Above every enrichment's version (ms of enriched_at) for good, and above earlier corrections:
+        # a re-classification of open cases after a model promotion must not undo an operator's label.
+        updated["version"] = max(int(row["version"]) + 1, CORRECTED + _ms(now))
         cases[ev.message_id] = updated
         touched[ev.message_id] = updated
     if new_rows:

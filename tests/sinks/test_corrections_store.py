@@ -176,3 +176,12 @@ def test_a_connector_correction_is_applied_and_named_by_its_channel(clickhouse):
     out = apply_reclassified(clickhouse, [ev], TAXONOMY, DIRECTORY)
     assert [r["source"] for r in out.stored] == ["vk"]
     assert case_of(clickhouse, 1)[:3] == ("yards", 5, "transport")
+
+
+def test_a_later_re_enrichment_does_not_undo_the_correction(clickhouse):
+    migrate(clickhouse)
+    store_cases(clickhouse, [housing_case(1)])
+    apply_reclassified(clickhouse, [reclassified(1, "e1", category="roads")], TAXONOMY, DIRECTORY)
+    again = housing_case(1).model_copy(update={"enriched_at": NOW + timedelta(days=1)})  # replay after a promotion
+    insert_batch(clickhouse, "cases", rows.CASE_COLUMNS, [rows.case_row(again)], "re-enriched")
+    assert case_of(clickhouse, 1)[:3] == ("roads", 5, "transport")
