@@ -75,16 +75,6 @@ def current_cases(client: Client, message_ids: Sequence[str]) -> dict[str, dict[
     return {row[0]: dict(zip(CASE_COLUMNS, row, strict=True)) for row in result.result_rows}
 
 
-def known_cases(client: Client, message_ids: Sequence[str]) -> set[str]:
-    if not message_ids:
-        return set()
-    rows = client.query(
-        "SELECT DISTINCT message_id FROM cases WHERE message_id IN {ids:Array(String)}",
-        parameters={"ids": list(message_ids)},
-    ).result_rows
-    return {r[0] for r in rows}
-
-
 def stored_corrections(client: Client, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     if not event_ids:
         return {}
