@@ -6,6 +6,7 @@ the linear algebra on one message with numpy: calling scikit-learn per message w
 than the whole rest of the stage.
 """
 
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -132,7 +133,9 @@ def load_model(path: Path | str | None = None) -> LinearTextModel | None:
     if d.get("format") != FORMAT:
         raise ValueError(f"{p}: artefact format {d.get('format')!r}, this code reads {FORMAT}")
     return LinearTextModel(
-        version=d["version"],
+        # An artefact without a version of its own is named by its bytes: every case still records
+        # which model classified it (cases.model_version), and two different files never share a name.
+        version=d.get("version") or "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()[:12],
         classes=list(d["classes"]),
         vocab=d["vocab"],
         idf=d["idf"],

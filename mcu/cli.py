@@ -7,6 +7,7 @@ import click
 from classify.cli import classify as classify_group
 from kafkaio.clients import KafkaLoginRefused
 from mcu.commands.connector import connector, simulate_cmd
+from mcu.commands.correct import correct
 from mcu.commands.dlq import dlq
 from mcu.commands.ingest import ingest
 from mcu.commands.report import report
@@ -38,4 +39,6 @@ def main(log_level: str) -> None:
 for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report, connector, simulate_cmd):
     main.add_command(command)
 main.add_command(sla_group)
+# classify/ must not import mcu (settings, store): the command that needs them joins the group here.
+classify_group.add_command(correct)
 main.add_command(classify_group)

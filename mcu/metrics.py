@@ -30,6 +30,8 @@ from sla.timers import DROP_REASONS
 if TYPE_CHECKING:
     import faust
 
+    from schemas.case import Classification
+
 STAGE_PROCESSED = Counter("mcu_stage_processed_total", "Records a stage finished", ["stage"])
 STAGE_FAILED = Counter("mcu_stage_failed_total", "Records a stage could not take", ["stage"])
 DEAD_LETTERS = Counter("mcu_dead_letters_total", "Records sent to the dead letters", ["stage", "reason"])
@@ -76,6 +78,29 @@ WORKER_ASSIGNED = Gauge("mcu_worker_assigned_partitions", "Partitions assigned t
 KAFKA_REACHABLE = Gauge(
     "mcu_kafka_broker_reachable", "1 if the last metadata request to the Kafka cluster succeeded, else 0"
 )
+# Classifier quality (issue 17). The enrich stage counts its decisions; the case-events sink counts
+# corrections by the block the model had chosen; the worker's refresh exports the 7-day rates from
+# the store's correction_rates view (mcu/corrections.py). Blocks are 0–6 (schemas.case.Routing).
+CLASSIFIED = Counter(
+    "mcu_classified_total", "Messages classified, by whether they were sent to manual review", ["needs_review"]
+)
+CLASSIFICATION_CONFIDENCE = Histogram(
+    "mcu_classification_confidence",
+    "Confidence of the category decision of each classified message",
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+)
+CORRECTIONS = Counter(
+    "mcu_corrections_total", "Operators' corrections applied, by the block the model had routed the case to", ["block"]
+)
+CORRECTION_RATE = Gauge(
+    "mcu_correction_rate",
+    "Corrections ÷ cases of a block from the store: window=7d (last 7 days), baseline_28d (the 4 weeks before)",
+    ["block", "window"],
+)
+CORRECTIONS_7D = Gauge("mcu_corrections_7d", "Corrections of a block in the last 7 days (from the store)", ["block"])
+BLOCKS = tuple(str(b) for b in range(7))
+CORRECTION_WINDOWS = ("7d", "baseline_28d")
+
 # Unlabelled, so both exist from import (mcu/loop_lag.py feeds them).
 EVENT_LOOP_LAG = Histogram(
     "mcu_event_loop_lag_seconds",
@@ -85,6 +110,12 @@ EVENT_LOOP_LAG = Histogram(
 EVENT_LOOP_LAG_MAX = Gauge(
     "mcu_event_loop_lag_max_seconds", "Largest event-loop lag of the probe over the last 60 seconds"
 )
+
+
+def observe_classification(c: "Classification") -> None:
+    """One classified message into the quality series (share of needs_review, confidence)."""
+    CLASSIFIED.labels(needs_review="true" if c.needs_review else "false").inc()
+    CLASSIFICATION_CONFIDENCE.observe(c.confidence)
 
 
 def initialise_series(app: "faust.App", stages: Iterable[str]) -> None:
@@ -116,6 +147,17 @@ def initialise_series(app: "faust.App", stages: Iterable[str]) -> None:
             SINK_FAILURES.labels(table=spec.table)
             SINK_REJECTED.labels(table=spec.table)
         DEAD_LETTERS.labels(stage=sink.STAGE, reason=sink.STORE_REJECTED)
+    if "enrich" in stages:
+        for flag in ("true", "false"):
+            CLASSIFIED.labels(needs_review=flag)
+    if sink is not None:
+        for block in BLOCKS:
+            CORRECTIONS.labels(block=block)
+            CORRECTIONS_7D.labels(block=block)
+            for window in CORRECTION_WINDOWS:
+                CORRECTION_RATE.labels(block=block, window=window)
+        for reason in ("unknown_case", "bad_correction"):
+            DEAD_LETTERS.labels(stage=sink.STAGE, reason=reason)
     if "notify" in stages:
         from sinks.notify import senders
 

@@ -11,6 +11,7 @@ from faust.web import Request, Response
 from pydantic import ValidationError
 
 from mcu.app import app, settings
+from mcu.corrections import refresh_quality_gauges
 from mcu.edge_web import EdgeView, authenticate, limit, read_body, store_read
 from mcu.store import store
 from reports.build import ReportRequest, build_report
@@ -78,3 +79,16 @@ async def _refresh_daily_stats() -> None:
         log.warning("reports: daily_stats not refreshed: %s", exc)
     except Exception:
         log.exception("reports: refreshing daily_stats failed; the previous figures stay")
+
+
+@app.timer(interval=settings.quality_refresh_seconds, on_leader=True)
+async def _refresh_quality_gauges() -> None:
+    # One worker exports the store's correction rates, so the alert sees one series per block.
+    if not settings.owns_embedded_store:
+        return
+    try:
+        await refresh_quality_gauges()
+    except StoreUnavailable as exc:
+        log.warning("quality: correction rates not refreshed: %s", exc)
+    except Exception:
+        log.exception("quality: refreshing the correction rates failed; the previous figures stay")

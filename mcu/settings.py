@@ -160,6 +160,11 @@ class Settings(KafkaSettings):
         gt=0,
         description="how long events wait for their case before they become dead letters (sla_pending_expired)",
     )
+    quality_refresh_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds between refreshes of the correction-rate gauges (mcu_correction_rate) from the store",
+    )
     contacts_file: Path | None = Field(
         default=None, description="who gets SLA notifications; see sinks/notify/data/contacts.example.yaml"
     )

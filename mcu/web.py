@@ -11,14 +11,17 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
+from classify.corrections import Owner, check_change, event_fields, reroute
 from ingest.normalize import Rejected, normalize_record
 from kafkaio.wire import RecordTooLarge, derive_source_id, raw_record
 from mcu.app import app, bytes_topic, case_events_topic, settings
+from mcu.corrections import routing_data
 from mcu.edge_web import EdgeView, authenticate, header, limit, read_body, store_read
 from mcu.metrics import CONSUMER_LAG, WORKER_ASSIGNED, WORKER_REBALANCING
 from mcu.store import store
-from schemas import CaseEvent, Channel
+from schemas import CaseEvent, CaseEventType, Channel
 from schemas.topics import raw_topic
+from sinks.clickhouse.corrections import change_of, current_cases
 
 log = logging.getLogger(__name__)
 _raw_topics = {c: bytes_topic(raw_topic(c)) for c in Channel}
@@ -109,6 +112,32 @@ class Intake(EdgeView):
         return self.json({"message_id": rec.message_id, "source_id": rec.source_id}, status=202)
 
 
+async def _checked_correction(event: CaseEvent) -> CaseEvent | tuple[str, str, int]:
+    """A `reclassified` event with its owner resolved (category → department → block), or (reason, error, status).
+
+    The case must be in the store: a correction names what was wrong with a decision that exists.
+    The event carries the resolved owner, so the SLA stage (which has no taxonomy) moves the timers.
+    """
+    if not (event.actor or "").strip() or not (event.reason or event.comment or "").strip():
+        return "who_and_why", "исправление без «actor» (кто) и «reason» (почему) не принимается", 400
+    taxonomy, directory = routing_data()
+    change = change_of(event)
+    problems = check_change(taxonomy, directory, **change)
+    if problems:
+        return "bad_correction", "; ".join(problems), 400
+    async with store_read():
+        try:
+            rows = await store.run(lambda client: current_cases(client, [event.message_id]))
+        except Exception as exc:  # the store is away or refuses: the caller sends the correction again later
+            log.warning("correction of %s not checked: the store did not answer: %s", event.message_id, exc)
+            return "store_unavailable", "хранилище не отвечает, исправление не принято; повторите позже", 503
+    row = rows.get(event.message_id)
+    if row is None:
+        return "unknown_case", f"нет такого обращения в хранилище: {event.message_id}", 404
+    new = reroute(Owner.from_row(row), taxonomy, directory, **change)
+    return event.model_copy(update=event_fields(new))
+
+
 def _errors(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
 
@@ -144,6 +173,11 @@ class CaseEvents(EdgeView):
             return self.json({"error": _errors(exc), "reason": "validation"}, status=400)
         except (ValueError, UnicodeError) as exc:  # e.g. a lone surrogate escaped in a JSON string
             return self.json({"error": f"unreadable event: {exc}", "reason": "unreadable"}, status=400)
+        if event.type is CaseEventType.RECLASSIFIED:
+            checked = await _checked_correction(event)
+            if isinstance(checked, tuple):
+                return self.json({"error": checked[1], "reason": checked[0]}, status=checked[2])
+            event, value = checked, checked.model_dump_json().encode()
         try:
             await send_stored(case_events_topic, key=message_id.encode(), value=value)
         except NotStored as exc:

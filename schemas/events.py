@@ -21,6 +21,9 @@ class CaseEventType(StrEnum):
     RATED = "rated"
     CANCELLED = "cancelled"
     MERGED = "merged"
+    # An operator (or a source) corrected category, block, department or settlement: the case is
+    # re-routed and the correction is kept as a label (classify/corrections.py).
+    RECLASSIFIED = "reclassified"
 
 
 class CaseEvent(BaseModel):
@@ -40,6 +43,7 @@ class CaseEvent(BaseModel):
     merged_into: str | None = None
     block: int | None = Field(default=None, ge=0, le=6, description="new block on (re)assignment")
     term: str | None = Field(default=None, description="which term an extension moves; resolution if unset")
+    category: str | None = Field(default=None, description="new category code of a `reclassified` event")
 
 
 class SlaEventKind(StrEnum):

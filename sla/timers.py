@@ -450,6 +450,16 @@ class SlaRules:
                 out += self._reopen(s, ev, at)
             case T.RATED:
                 pass
+            case T.RECLASSIFIED:
+                # The owner changes, the terms do not: a term counts from intake or registration
+                # whoever answers (sla/README.md). `moved` with the new owner and the same deadline
+                # puts the re-routing in sla_events; later warnings and breaches go to the new owner.
+                self._reassign(s, ev)
+                if not s.closed:
+                    out += [
+                        self._event(s, t, E.MOVED, f"moved:{ev.event_id}", at, 0.0, reason="reclassified")
+                        for t in s.terms
+                    ]
         self._refresh(s)
         return s, out
 

@@ -5,7 +5,7 @@ from functools import cache
 from classify.enricher import Enricher
 from mcu.app import app, cases_topic, normalized_topic
 from mcu.dead_letters import apply_or_dead_letter
-from mcu.metrics import STAGE_PROCESSED, STAGE_SECONDS
+from mcu.metrics import STAGE_PROCESSED, STAGE_SECONDS, observe_classification
 from schemas import Case, NormalizedMessage
 
 STAGE = "enrich"
@@ -25,6 +25,7 @@ prepare = enricher
 def enrich(value: bytes) -> Case:
     message = NormalizedMessage.model_validate_json(value)
     classification, routing = enricher().enrich(message)
+    observe_classification(classification)
     return Case(message=message, classification=classification, routing=routing, enriched_at=datetime.now(UTC))
 
 

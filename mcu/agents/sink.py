@@ -13,6 +13,7 @@ from faust.types import EventT, TopicT
 from pydantic import BaseModel, ValidationError
 
 from mcu.app import app, case_events_topic, cases_topic, dlq_topic, notifications_topic, settings, sla_events_topic
+from mcu.corrections import apply_stored_events
 from mcu.dead_letters import send_dead_letter
 from mcu.metrics import (
     INGEST_TO_SINK,
@@ -89,6 +90,7 @@ def _make_agent(spec: SinkSpec) -> None:
                 e.message.incref()
             batch: list[SinkRow] = []
             by_source: dict[tuple[str, int, int], tuple[EventT, datetime | None]] = {}
+            records: list[tuple[EventT, Any]] = []
             for e in events:
                 try:
                     record = spec.model.model_validate_json(e.value)
@@ -103,11 +105,14 @@ def _make_agent(spec: SinkSpec) -> None:
                         await send_dead_letter(e, STAGE, BAD_TIME if bad_time else "validation", str(exc)[:2000])
                     continue
                 by_source[_source(e)] = (e, spec.fetched_at(record))
+                records.append((e, record))
             if batch:
                 report = await _write_until_done(sink, batch)
                 await _dead_letter_rejected(spec, report, by_source)
                 now = datetime.now(UTC)
                 refused = {r.source for r in report.rejected}
+                if spec.table == "case_events":  # corrections re-route their cases once the events are stored
+                    await apply_stored_events([(e, r) for e, r in records if _source(e) not in refused])
                 for source, (_, t) in by_source.items():
                     if t is not None and source not in refused:
                         INGEST_TO_SINK.observe((now - t).total_seconds())

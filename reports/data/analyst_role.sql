@@ -12,6 +12,7 @@ GRANT SELECT ON {db}.daily_body_stats TO mcu_analyst;
 GRANT SELECT ON {db}.monthly_stats TO mcu_analyst;
 GRANT SELECT ON {db}.monthly_body_stats TO mcu_analyst;
 GRANT SELECT ON {db}.work_calendar TO mcu_analyst;
+GRANT SELECT ON {db}.corrections TO mcu_analyst;
 -- Then, for each analyst: CREATE USER ... ; GRANT mcu_analyst TO <user>;
 -- The analyst views run with their definer's rights (SQL SECURITY DEFINER, ClickHouse ≥ 24.4),
 -- so the role needs no SELECT at all on the tables holding authors, contacts and unmasked text:

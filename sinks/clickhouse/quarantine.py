@@ -19,7 +19,7 @@ from sinks.clickhouse.client import mask_secrets
 
 log = logging.getLogger(__name__)
 # Every table whose rows belong to one message; case_progress is what its events left behind.
-TABLES = ("cases", "case_events", "sla_events", "notifications", "case_progress")
+TABLES = ("cases", "case_events", "sla_events", "notifications", "case_progress", "corrections")
 # Months a refresh can compute: toDate/toDateTime hold 1970 … 2106.
 REPRESENTABLE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2106, 1, 1, tzinfo=UTC))
 

@@ -55,7 +55,14 @@ def test_a_poisoned_case_breaks_the_refresh_until_it_is_quarantined(clickhouse, 
         refresh(clickhouse)
 
     result = quarantine(clickhouse, "poison-2526", "дата 2526 год", "оператор", refresh)
-    assert result.removed == {"cases": 1, "case_events": 1, "sla_events": 0, "notifications": 0, "case_progress": 1}
+    assert result.removed == {
+        "cases": 1,
+        "case_events": 1,
+        "sla_events": 0,
+        "notifications": 0,
+        "case_progress": 1,
+        "corrections": 0,
+    }
     assert result.refreshed_from is None and result.refresh_error == ""  # out of range: everything recomputed
     refresh(clickhouse)  # the 5-minute refresh works again
     messages = clickhouse.query("SELECT sum(messages) FROM daily_stats").result_rows[0][0]
