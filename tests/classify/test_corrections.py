@@ -189,7 +189,7 @@ def test_a_model_without_a_version_is_named_by_its_bytes(tmp_path):
     import joblib
 
     from classify.model import ARTEFACT, load_model
-    from route.yaml_load import package_file
+    from common.yaml_load import package_file
 
     data = joblib.load(package_file("classify", ARTEFACT))
     data.pop("version")
