@@ -182,14 +182,16 @@ def env_names(section: type[BaseSettings], field: str) -> list[str]:
 
 def describe_settings_error(exc: ValidationError, section: type[BaseSettings]) -> str:
     """One line per problem, each naming its ``MCU_`` variable (pydantic names the field)."""
+    # A field read through an alias is reported under the alias it was read from, the others by name.
+    by_loc = {field: env_names(section, field)[0] for field in section.model_fields}
+    by_loc |= {var.lower(): var for field in section.model_fields for var in env_names(section, field)}
     lines = []
     for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else ""
+        loc = str(err["loc"][0]) if err["loc"] else ""
         message = err["msg"].removeprefix("Value error, ")
-        if field in section.model_fields:
-            lines.append(f"{env_names(section, field)[0]}: {message}")
-        else:  # a check across fields: its message names the variables itself
-            lines.append(message)
+        variable = by_loc.get(loc) or by_loc.get(loc.lower())
+        # Without a variable it is a check across fields, whose message names the variables itself.
+        lines.append(f"{variable}: {message}" if variable else message)
     return "; ".join(lines)
 
 
@@ -214,6 +216,13 @@ class Settings(BaseModel):
         return {name: info.annotation for name, info in cls.model_fields.items()}  # type: ignore[misc]
 
     @classmethod
+    def variables(cls) -> set[str]:
+        """Every ``MCU_*`` variable some section reads, older names still read included."""
+        return {
+            var for section in cls.sections().values() for f in section.model_fields for var in env_names(section, f)
+        }
+
+    @classmethod
     def from_env(
         cls, variables: Mapping[str, Any] | None = None, /, *, ignore_unknown: bool = False, **more: Any
     ) -> Settings:
@@ -227,11 +236,10 @@ class Settings(BaseModel):
         for name, section in cls.sections().items():
             kwargs: dict[str, Any] = {}
             for field in section.model_fields:
-                for var in env_names(section, field):
-                    if var in given:
-                        kwargs[field] = given[var]
-                        claimed.add(var)
-                        break
+                present = [var for var in env_names(section, field) if var in given]
+                if present:
+                    kwargs[field] = given[present[0]]  # the newest name wins, as in the environment
+                    claimed.update(present)
             try:
                 built[name] = section(**kwargs)
             except ValidationError as exc:
