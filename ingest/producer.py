@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from ingest.wire import derive_source_id, encode_headers
-from kafkaio import clients
+from kafkaio import KafkaSettings, TopicSettings, clients
 from schemas import Channel, message_id_for
 from schemas.topics import raw_topic
 
@@ -18,12 +17,12 @@ class RecordTooLarge(ValueError):
 class RawPublisher:
     """acks=all and idempotence: a record the broker confirmed is on every in-sync replica."""
 
-    def __init__(self, settings: Any) -> None:
-        self.max_record_bytes: int = settings.max_record_bytes
-        self.topic_prefix: str = settings.topic_prefix
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings) -> None:
+        self.max_record_bytes: int = kafka.max_record_bytes
+        self.topic_prefix: str = topics.prefix
         self.failures: list[str] = []
         self._producer = clients.producer(
-            settings,
+            kafka,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,

@@ -27,8 +27,8 @@ class Reports(EdgeView):
     at most ``store_read_concurrency`` run at once so the sinks' inserts are never queued behind them."""
 
     async def post(self, request: Request) -> Response:
-        authenticate(request, settings.ingest_token, "the reports API", "MCU_INGEST_TOKEN")
-        limit(request, "reports", settings.reports_rate_limit)
+        authenticate(request, settings.intake.token, "the reports API", "MCU_INGEST_TOKEN")
+        limit(request, "reports", settings.web.reports_rate_limit)
         body = await read_body(request)
         try:
             req = ReportRequest.model_validate_json(body)

@@ -70,4 +70,4 @@ def counts_sync(client: Client) -> dict[str, int]:
 
 
 # The process's one store handle: sinks write through it, HTTP views read through it.
-store = Store(get_settings().resolved_clickhouse_dsn, get_settings().clickhouse_cluster)
+store = Store(get_settings().store.resolved_dsn, get_settings().store.cluster)

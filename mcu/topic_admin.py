@@ -28,28 +28,28 @@ PIPELINE_TOPICS = (
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics; return the names created now."""
-    admin = clients.admin(settings)
+    admin = clients.admin(settings.kafka)
     try:
         existing = set(admin.list_topics())
-        wanted = [settings.topic_prefix + name for name in PIPELINE_TOPICS]
+        wanted = [settings.topics.prefix + name for name in PIPELINE_TOPICS]
         missing = [name for name in wanted if name not in existing]
         # Dead letters carry whole oversized originals, so their topic takes the largest records.
         # min.insync.replicas: with the producers' acks=all a record is acknowledged only once it is on
         # this many replicas; fewer brokers up and the producers get NotEnoughReplicas and retry.
         configs = {
-            "max.message.bytes": str(settings.max_record_bytes * 2),
-            "min.insync.replicas": str(settings.min_insync_replicas),
+            "max.message.bytes": str(settings.kafka.max_record_bytes * 2),
+            "min.insync.replicas": str(settings.topics.effective_min_insync_replicas),
         }
         # Raw topics hold what residents sent, personal data included (152-ФЗ): keep them only as
         # long as a replay may need them; everything downstream is pseudonymised.
-        raw_configs = {**configs, "retention.ms": str(settings.raw_retention_hours * 3600 * 1000)}
+        raw_configs = {**configs, "retention.ms": str(settings.topics.raw_retention_hours * 3600 * 1000)}
 
         def layout(name: str) -> NewTopic:
-            is_raw = name.removeprefix(settings.topic_prefix).startswith(topics.RAW_PREFIX)
+            is_raw = name.removeprefix(settings.topics.prefix).startswith(topics.RAW_PREFIX)
             return NewTopic(
                 name,
-                settings.topic_partitions,
-                settings.topic_replication_factor,
+                settings.topics.partitions,
+                settings.topics.replication_factor,
                 topic_configs=raw_configs if is_raw else configs,
             )
 
