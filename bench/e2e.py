@@ -78,7 +78,7 @@ def main() -> None:
         data = bodies(n, env["MCU_TOPIC_PREFIX"])
         try:
             t0 = time.perf_counter()
-            with RawPublisher(settings) as publisher:
+            with RawPublisher(settings.kafka, settings.topics) as publisher:
                 for body in data:
                     publisher.publish("webform", body)
             t_published = time.perf_counter() - t0

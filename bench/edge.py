@@ -26,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from kafkaio.producer import RawPublisher
-from tests.integration.harness import TOKEN, Worker, pipeline_env, settings_of, wait_for
+from tests.integration.harness import TOKEN, Worker, pipeline_env, publisher_of, wait_for
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -89,7 +88,7 @@ def main() -> None:
                            MCU_REPORTS_RATE_LIMIT="1000000/minute")  # fmt: skip
         worker = Worker(env, Path(tmp) / "worker.log").start()
         try:
-            with RawPublisher(settings_of(env)) as publisher:
+            with publisher_of(env) as publisher:
                 for i in range(args.seed):
                     body = {"id": f"seed-{i}", "text": f"[синтетика] Не вывозят мусор в Туапсе, улица {i % 40}"}
                     publisher.publish("webform", json.dumps(body, ensure_ascii=False).encode())

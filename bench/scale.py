@@ -27,9 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e import bodies
-from kafkaio.producer import RawPublisher
 from tests.integration.cluster import Cluster
-from tests.integration.harness import Worker, pipeline_env, settings_of, wait_for
+from tests.integration.harness import Worker, pipeline_env, publisher_of, wait_for
 
 
 def run(
@@ -44,7 +43,7 @@ def run(
         extra = {"MCU_TOPIC_REPLICATION_FACTOR": "3"} if cluster else {}
         base = pipeline_env(Path(tmp) / "sink", brokers, MCU_SINK_BATCH_SECONDS="0.2", **extra)
         app = base["MCU_APP_ID"]
-        with RawPublisher(settings_of(base)) as publisher:
+        with publisher_of(base) as publisher:
             for body in bodies(n, base["MCU_TOPIC_PREFIX"]):
                 publisher.publish("webform", body)
         sink = Worker({**base, "MCU_ROLES": "sink", "MCU_APP_ID": f"{app}-sink"}, Path(tmp) / "sink.log").start()

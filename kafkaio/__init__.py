@@ -5,5 +5,6 @@ A bottom package: it imports neither ``mcu`` nor any stage package, so ``ingest`
 """
 
 from kafkaio.security import KafkaSettings, SaslMechanism, SecurityProtocol, client_options
+from kafkaio.topic_settings import TopicSettings
 
-__all__ = ["KafkaSettings", "SaslMechanism", "SecurityProtocol", "client_options"]
+__all__ = ["KafkaSettings", "SaslMechanism", "SecurityProtocol", "TopicSettings", "client_options"]

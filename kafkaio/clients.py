@@ -35,9 +35,9 @@ class KafkaLoginRefused(RuntimeError):
 
 def _refusal(s: KafkaSettings, broker: str, exc: BaseException) -> KafkaLoginRefused | None:
     if isinstance(exc, SaslAuthenticationFailed | IllegalSaslStateError | UnsupportedSaslMechanismError):
-        mechanism = s.kafka_sasl_mechanism.value if s.kafka_sasl_mechanism else "?"
+        mechanism = s.sasl_mechanism.value if s.sasl_mechanism else "?"
         return KafkaLoginRefused(
-            f"Kafka {broker} отказал во входе пользователю {s.kafka_sasl_username!r} ({mechanism}): {exc}; "
+            f"Kafka {broker} отказал во входе пользователю {s.sasl_username!r} ({mechanism}): {exc}; "
             "проверьте MCU_KAFKA_SASL_USERNAME, MCU_KAFKA_SASL_PASSWORD, MCU_KAFKA_SASL_MECHANISM"
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -71,7 +71,7 @@ async def _try_login(s: KafkaSettings, timeout: float) -> None:
 
 def check_login(s: KafkaSettings, timeout: float = CHECK_TIMEOUT_S) -> None:
     """Raise :class:`KafkaLoginRefused` if a broker refuses the configured credentials or certificates."""
-    if s.kafka_security_protocol is SecurityProtocol.PLAINTEXT:
+    if s.security_protocol is SecurityProtocol.PLAINTEXT:
         return  # nothing to refuse
     # Its own thread and event loop: callers may be synchronous code running inside a loop.
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from kafka import TopicPartition
 
-from kafkaio import clients
+from kafkaio import KafkaSettings, TopicSettings, clients
 from kafkaio.wire import H_SOURCE_ID
 from schemas import Channel
 from schemas.topics import raw_topic
@@ -18,10 +17,10 @@ class ReadBackTimeout(TimeoutError):
 
 
 class KafkaProbe:
-    def __init__(self, settings: Any, timeout: float = 30.0) -> None:
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings, timeout: float = 30.0) -> None:
         self.timeout = timeout
-        self.prefix = getattr(settings, "topic_prefix", "")
-        self._consumer = clients.consumer(settings, enable_auto_commit=False, group_id=None)
+        self.prefix = topics.prefix
+        self._consumer = clients.consumer(kafka, enable_auto_commit=False, group_id=None)
 
     def _partitions(self, channel: Channel) -> list[TopicPartition]:
         topic = self.prefix + raw_topic(channel)

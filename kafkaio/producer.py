@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from kafkaio import clients
+from kafkaio import KafkaSettings, TopicSettings, clients
 from kafkaio.wire import RecordTooLarge, raw_record
 from schemas import Channel
 
@@ -15,12 +14,12 @@ __all__ = ["RawPublisher", "RecordTooLarge"]
 class RawPublisher:
     """acks=all and idempotence: a record the broker confirmed is on every in-sync replica."""
 
-    def __init__(self, settings: Any) -> None:
-        self.max_record_bytes: int = settings.max_record_bytes
-        self.topic_prefix: str = settings.topic_prefix
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings) -> None:
+        self.max_record_bytes: int = kafka.max_record_bytes
+        self.topic_prefix: str = topics.prefix
         self.failures: list[str] = []
         self._producer = clients.producer(
-            settings,
+            kafka,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,

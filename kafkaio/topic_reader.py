@@ -5,16 +5,16 @@ from typing import Any
 
 from kafka import TopicPartition
 
-from kafkaio import clients
+from kafkaio import KafkaSettings, clients
 
 
-def read_topic(settings: Any, topic: str, timeout_s: float = 10.0) -> Iterator[Any]:
+def read_topic(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0) -> Iterator[Any]:
     consumer = clients.consumer(
-        settings,
+        kafka,
         enable_auto_commit=False,
         group_id=None,
-        max_partition_fetch_bytes=settings.max_record_bytes * 2,
-        fetch_max_bytes=settings.max_record_bytes * 4,
+        max_partition_fetch_bytes=kafka.max_record_bytes * 2,
+        fetch_max_bytes=kafka.max_record_bytes * 4,
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

@@ -72,27 +72,27 @@ class McuApp(faust.App):
 
 
 def create_app(s: Settings) -> faust.App:
-    McuApp.topic_min_insync_replicas = s.min_insync_replicas
+    McuApp.topic_min_insync_replicas = s.topics.effective_min_insync_replicas
     app = McuApp(
-        s.app_id,
-        broker=[f"kafka://{b}" for b in s.broker_list],
-        broker_credentials=_credentials(s),
+        s.service.app_id,
+        broker=[f"kafka://{b}" for b in s.kafka.broker_list],
+        broker_credentials=_credentials(s.kafka),
         store="memory://",
-        datadir=str(s.var_dir / "faust"),
+        datadir=str(s.service.var_dir / "faust"),
         autodiscover=False,
-        topic_partitions=s.topic_partitions,
-        topic_replication_factor=s.topic_replication_factor,
+        topic_partitions=s.topics.partitions,
+        topic_replication_factor=s.topics.replication_factor,
         producer_acks=-1,
-        producer_max_request_size=s.max_record_bytes * 2,
-        consumer_max_fetch_size=s.max_record_bytes * 2,
-        broker_commit_interval=s.commit_interval,
+        producer_max_request_size=s.kafka.max_record_bytes * 2,
+        consumer_max_fetch_size=s.kafka.max_record_bytes * 2,
+        broker_commit_interval=s.service.commit_interval,
         # Faust's default of 60 s leaves a killed worker's partitions idle for a minute.
-        broker_session_timeout=s.kafka_session_timeout,
-        broker_heartbeat_interval=min(3.0, s.kafka_session_timeout / 3),
+        broker_session_timeout=s.kafka.session_timeout,
+        broker_heartbeat_interval=min(3.0, s.kafka.session_timeout / 3),
         consumer_auto_offset_reset="earliest",
-        web_bind=s.web_host,
-        web_host=s.web_host,
-        web_port=s.web_port,
+        web_bind=s.web.host,
+        web_host=s.web.host,
+        web_port=s.web.port,
         web_in_thread=False,
         logging_config=None,
     )
@@ -126,7 +126,7 @@ def _wiring() -> tuple[Settings, faust.App]:
 
 def bytes_topic(*names: str) -> faust.TopicT:
     s, app = _wiring()
-    return app.topic(*(s.topic_prefix + n for n in names), value_serializer="raw", key_serializer="raw")
+    return app.topic(*(s.topics.prefix + n for n in names), value_serializer="raw", key_serializer="raw")
 
 
 @cache

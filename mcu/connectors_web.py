@@ -67,10 +67,10 @@ from sla.wiring import make_calendar
 log = logging.getLogger(__name__)
 _raw = {c: bytes_topic(raw_topic(c)) for c in (Channel.VK, Channel.TELEGRAM, Channel.INCIDENT, Channel.OPEN311)}
 _catalogue = load_catalogue(
-    settings.open311_services_file or DEFAULT_TAXONOMY, service_type=settings.open311_service_type
+    settings.connectors.open311_services_file or DEFAULT_TAXONOMY, service_type=settings.connectors.open311_service_type
 )
-_author_key = settings.author_hmac_key.get_secret_value().encode()
-_group_ids = {int(x) for x in settings.vk_callback_group_ids.split(",") if x.strip()}
+_author_key = settings.intake.author_hmac_key.get_secret_value().encode()
+_group_ids = {int(x) for x in settings.connectors.vk_callback_group_ids.split(",") if x.strip()}
 
 
 def _secret(value: Any) -> str | None:
@@ -85,7 +85,7 @@ async def _publish(channel: Channel, items: list[RawItem], events: list[CaseEven
         raw_record(
             channel,
             item.body,
-            max_record_bytes=settings.max_record_bytes,
+            max_record_bytes=settings.kafka.max_record_bytes,
             source_id=item.source_id,
             received_at=item.received_at,
             fetched_at=now,
@@ -127,13 +127,13 @@ class VkCallback(EdgeView):
         try:
             result = handle_callback(
                 body,
-                secret=_secret(settings.vk_callback_secret),
-                confirmation=settings.vk_callback_confirmation,
+                secret=_secret(settings.connectors.vk_callback_secret),
+                confirmation=settings.connectors.vk_callback_confirmation,
                 group_ids=_group_ids or None,
-                own_posts=settings.vk_own_posts,
+                own_posts=settings.connectors.vk_own_posts,
             )
         except _SHAPE_ERRORS as exc:
-            if _secret(settings.vk_callback_secret) is None:
+            if _secret(settings.connectors.vk_callback_secret) is None:
                 return self.text("callback events are disabled: set MCU_VK_CALLBACK_SECRET", status=503)
             return self.text(f"bad request: {type(exc).__name__}", status=400)
         if result.status == 403:  # a wrong secret or group counts as a failed authentication
@@ -147,7 +147,7 @@ class VkCallback(EdgeView):
 @app.page("/connectors/telegram/webhook")
 class TelegramWebhook(EdgeView):
     async def post(self, request: Request) -> Response:
-        secret = _secret(settings.telegram_webhook_secret)
+        secret = _secret(settings.connectors.telegram_webhook_secret)
         if secret is None:
             return self.json({"error": "the webhook is off: set MCU_TELEGRAM_WEBHOOK_SECRET", "reason": "disabled"},
                              status=401)  # fmt: skip
@@ -169,8 +169,8 @@ class IncidentPush(EdgeView):
     """One incident (JSON object) or a list of them; statuses in them become CaseEvents."""
 
     async def post(self, request: Request) -> Response:
-        authenticate(request, _secret(settings.incident_push_token), "push", "MCU_INCIDENT_PUSH_TOKEN")
-        limit(request, "incident-push", settings.events_rate_limit)
+        authenticate(request, _secret(settings.connectors.incident_push_token), "push", "MCU_INCIDENT_PUSH_TOKEN")
+        limit(request, "incident-push", settings.web.events_rate_limit)
         body = await read_body(request)
         try:
             items, events = incident_records(body)
@@ -201,7 +201,7 @@ _sla: list[tuple[PolicySet, WorkingCalendar]] = []
 def _resolution_deadline(row: dict[str, Any]) -> datetime | None:
     """The resolution term the SLA stage gives a new case (sla/timers.py, apply_case)."""
     if not _sla:
-        _sla.append((load_policies(settings.sla_policies_file), make_calendar(settings)))
+        _sla.append((load_policies(settings.sla.policies_file), make_calendar(settings.sla)))
     policies, calendar = _sla[0]
     policy = policies.lookup(Channel.OPEN311.value, str(row.get("kind") or ""), bool(row.get("urgent")))
     term = policy.terms.get(TermName.RESOLUTION)
@@ -238,7 +238,7 @@ class Open311View(EdgeView):
         return response
 
     async def rows(self, request: Request, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        limit(request, "open311-read", settings.open311_read_rate_limit)
+        limit(request, "open311-read", settings.web.open311_read_rate_limit)
         async with store_read():
             return await store.query(sql, params)
 
@@ -254,27 +254,27 @@ def _args(request: Request) -> dict[str, str]:
 @app.page(f"/open311/v2/services.{_FMT}")
 class Open311Services(Open311View):
     async def get(self, request: Request, fmt: str) -> Response:
-        check_jurisdiction(_args(request).get("jurisdiction_id"), settings.open311_jurisdiction_id)
+        check_jurisdiction(_args(request).get("jurisdiction_id"), settings.connectors.open311_jurisdiction_id)
         return self.document(fmt, "services", _catalogue.services)
 
 
 @app.page(f"/open311/v2/services/{{service_code}}.{_FMT}")
 class Open311ServiceDefinition(Open311View):
     async def get(self, request: Request, service_code: str, fmt: str) -> Response:
-        check_jurisdiction(_args(request).get("jurisdiction_id"), settings.open311_jurisdiction_id)
+        check_jurisdiction(_args(request).get("jurisdiction_id"), settings.connectors.open311_jurisdiction_id)
         return self.document(fmt, "service_definition", service_definition(_catalogue, service_code))
 
 
 @app.page(f"/open311/v2/requests.{_FMT}")
 class Open311Requests(Open311View):
     async def post(self, request: Request, fmt: str) -> Response:
-        key = settings.open311_api_key
+        key = settings.connectors.open311_api_key
         if key is None:
             raise Open311Error(403, "Open311 POST is off here: no api_key is issued (MCU_OPEN311_API_KEY is unset)")
-        limit(request, "open311-post", settings.open311_post_rate_limit)
+        limit(request, "open311-post", settings.web.open311_post_rate_limit)
         length = request.content_length
-        if length is not None and length > settings.max_payload_bytes:
-            raise Open311Error(413, f"body of {length} bytes, limit {settings.max_payload_bytes}")
+        if length is not None and length > settings.intake.max_payload_bytes:
+            raise Open311Error(413, f"body of {length} bytes, limit {settings.intake.max_payload_bytes}")
         try:
             form = await request.post()
         except (ValueError, UnicodeError) as exc:
@@ -290,17 +290,17 @@ class Open311Requests(Open311View):
         accepted = accept_request(
             pairs,
             _catalogue,
-            service_type=settings.open311_service_type,
-            jurisdiction=settings.open311_jurisdiction_id,
+            service_type=settings.connectors.open311_service_type,
+            jurisdiction=settings.connectors.open311_jurisdiction_id,
         )
         try:  # what the normaliser would dead-letter is refused now, not after an id is handed out
             normalize_record(
                 accepted.item.body,
                 {},
                 raw_topic(Channel.OPEN311.value),
-                max_bytes=settings.max_payload_bytes,
+                max_bytes=settings.intake.max_payload_bytes,
                 author_key=_author_key,
-                max_text_chars=settings.max_text_chars,
+                max_text_chars=settings.intake.max_text_chars,
             )
         except Rejected as rej:
             raise Open311Error(400, f"{rej.reason}: {rej.detail}") from None
@@ -311,7 +311,7 @@ class Open311Requests(Open311View):
 
     async def get(self, request: Request, fmt: str) -> Response:
         args = _args(request)
-        sql, params = requests_query(args, jurisdiction=settings.open311_jurisdiction_id)
+        sql, params = requests_query(args, jurisdiction=settings.connectors.open311_jurisdiction_id)
         rows = await self.rows(request, sql, params)
         found = await asyncio.to_thread(_masked, rows, args.get("status", ""))
         return self.document(fmt, "service_requests", found)
@@ -322,7 +322,7 @@ class Open311Request(Open311View):
     async def get(self, request: Request, request_id: str, fmt: str) -> Response:
         args = _args(request)
         only = {"service_request_id": request_id, "jurisdiction_id": args.get("jurisdiction_id", "")}
-        sql, params = requests_query(only, jurisdiction=settings.open311_jurisdiction_id)
+        sql, params = requests_query(only, jurisdiction=settings.connectors.open311_jurisdiction_id)
         rows = await self.rows(request, sql, params)
         found = await asyncio.to_thread(_masked, rows)
         if not found:
@@ -333,7 +333,7 @@ class Open311Request(Open311View):
 @app.page(f"/open311/v2/tokens/{{token}}.{_FMT}")
 class Open311Token(Open311View):
     async def get(self, request: Request, token: str, fmt: str) -> Response:
-        check_jurisdiction(_args(request).get("jurisdiction_id"), settings.open311_jurisdiction_id)
+        check_jurisdiction(_args(request).get("jurisdiction_id"), settings.connectors.open311_jurisdiction_id)
         sql, params = token_query(token)
         return self.document(fmt, "service_requests", token_answer(await self.rows(request, sql, params), token))
 

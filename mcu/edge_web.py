@@ -48,17 +48,17 @@ def limit(request: Request, scope: str, rate: str) -> None:
 
 
 def refuse_if_locked_out(request: Request) -> None:
-    if not _limiter.test(_rate(settings.auth_failure_rate_limit), "auth-failure", client_of(request)):
+    if not _limiter.test(_rate(settings.web.auth_failure_rate_limit), "auth-failure", client_of(request)):
         raise EdgeRefusal(
-            429, "rate_limited", f"too many failed authentications (limit {settings.auth_failure_rate_limit})"
+            429, "rate_limited", f"too many failed authentications (limit {settings.web.auth_failure_rate_limit})"
         )
 
 
 def failed_authentication(request: Request, status: int, reason: str, detail: str) -> EdgeRefusal:
     """Count a failed authentication of the client; the refusal to raise (429 once over the limit)."""
-    if not _limiter.hit(_rate(settings.auth_failure_rate_limit), "auth-failure", client_of(request)):
+    if not _limiter.hit(_rate(settings.web.auth_failure_rate_limit), "auth-failure", client_of(request)):
         return EdgeRefusal(
-            429, "rate_limited", f"too many failed authentications (limit {settings.auth_failure_rate_limit})"
+            429, "rate_limited", f"too many failed authentications (limit {settings.web.auth_failure_rate_limit})"
         )
     return EdgeRefusal(status, reason, detail)
 
@@ -104,7 +104,7 @@ def header(request: Request, name: str, max_chars: int) -> str | None:
 
 async def read_body(request: Request, *, json_body: bool = True) -> bytes:
     """The body within the byte limit and, for JSON, the depth limit; 413/400 otherwise."""
-    limit_bytes = settings.max_payload_bytes
+    limit_bytes = settings.intake.max_payload_bytes
     length = request.content_length
     if length is not None and length > limit_bytes:
         raise EdgeRefusal(413, "too_large", f"body of {length} bytes, limit {limit_bytes}")
@@ -113,9 +113,9 @@ async def read_body(request: Request, *, json_body: bool = True) -> bytes:
         raise EdgeRefusal(413, "too_large", f"body of {len(body)} bytes, limit {limit_bytes}")
     if json_body:
         if len(body) > _SCAN_INLINE_BYTES:
-            await asyncio.to_thread(check_json_depth, body, settings.max_json_depth)
+            await asyncio.to_thread(check_json_depth, body, settings.intake.max_json_depth)
         else:
-            check_json_depth(body, settings.max_json_depth)
+            check_json_depth(body, settings.intake.max_json_depth)
     return body
 
 
@@ -128,9 +128,9 @@ async def store_read() -> AsyncIterator[None]:
     """
     global _read_gate
     if _read_gate is None:
-        _read_gate = asyncio.Semaphore(settings.store_read_concurrency)
+        _read_gate = asyncio.Semaphore(settings.web.store_read_concurrency)
     try:
-        await asyncio.wait_for(_read_gate.acquire(), timeout=settings.store_read_wait_seconds)
+        await asyncio.wait_for(_read_gate.acquire(), timeout=settings.web.store_read_wait_seconds)
     except TimeoutError:
         raise EdgeRefusal(503, "busy", "the store is busy with other queries; try again shortly") from None
     try:

@@ -28,8 +28,8 @@ class Reports(EdgeView):
     at most ``store_read_concurrency`` run at once so the sinks' inserts are never queued behind them."""
 
     async def post(self, request: Request) -> Response:
-        authenticate(request, settings.ingest_token, "the reports API", "MCU_INGEST_TOKEN")
-        limit(request, "reports", settings.reports_rate_limit)
+        authenticate(request, settings.intake.token, "the reports API", "MCU_INGEST_TOKEN")
+        limit(request, "reports", settings.web.reports_rate_limit)
         body = await read_body(request)
         try:
             req = ReportRequest.model_validate_json(body)
@@ -81,7 +81,7 @@ async def _refresh_daily_stats() -> None:
         log.exception("reports: refreshing daily_stats failed; the previous figures stay")
 
 
-@app.timer(interval=settings.quality_refresh_seconds, on_leader=True)
+@app.timer(interval=settings.web.quality_refresh_seconds, on_leader=True)
 async def _refresh_quality_gauges() -> None:
     # One worker exports the store's correction rates, so the alert sees one series per block.
     if not settings.owns_embedded_store:

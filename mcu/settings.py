@@ -1,189 +1,98 @@
+"""The service's settings: one typed section per package, combined here.
+
+Each section is a pydantic-settings class in the package that uses it and reads its own ``MCU_*``
+variables, so a lower package (``ingest``, ``sla``, ``sinks``, ``kafkaio``) takes its section without
+importing ``mcu``. The variable names are the ones deployments have always set; a field whose
+variable does not follow its section's prefix names it with ``validation_alias``. The README's table
+of every variable is generated from these classes (``python -m mcu.settings_doc --write``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from kafkaio.security import KafkaSettings
+from ingest.connectors.settings import ConnectorSettings
+from ingest.settings import DEVELOPMENT_AUTHOR_KEY, IntakeSettings, RateLimit
+from kafkaio import KafkaSettings, TopicSettings
+from sinks.clickhouse.settings import LOCAL_DATABASE, StoreSettings
+from sinks.notify.settings import NotifySettings
+from sla.settings import SlaSettings
 
-# With a ClickHouse server (the default: deploy/clickhouse.sh) every worker sinks. Only the
-# embedded chdb:// store, which one process may open, needs "sink" in one worker of its own.
-ROLES = {"normalize", "enrich", "sla", "notify", "sink"}
-# The database deploy/clickhouse.sh creates and the default DSN names.
-LOCAL_DATABASE = "mcu"
+__all__ = [
+    "DEVELOPMENT_AUTHOR_KEY",
+    "LOCAL_DATABASE",
+    "ROLES",
+    "Role",
+    "ServiceSettings",
+    "Settings",
+    "SettingsError",
+    "WebSettings",
+    "check_author_key",
+    "env_names",
+    "get_settings",
+]
 
 
-# The built-in pseudonym key: anyone with the source code can recompute an author_id from an e-mail
-# address, so a production worker refuses it (check_author_key).
-DEVELOPMENT_AUTHOR_KEY = "mcu-development-key-change-me"
+class Role(StrEnum):
+    """A stage a worker may run. With a ClickHouse server (the default: deploy/clickhouse.sh) every worker
+    sinks; only the embedded chdb:// store, which one process may open, needs "sink" in one worker of its own."""
+
+    NORMALIZE = "normalize"
+    ENRICH = "enrich"
+    SLA = "sla"
+    NOTIFY = "notify"
+    SINK = "sink"
 
 
-class Settings(KafkaSettings):
-    """Every knob of the service, read from ``MCU_*`` environment variables.
+ROLES = frozenset(Role)
+LogLevel = Literal["crit", "error", "warn", "info", "debug"]
 
-    The Kafka connection section (``MCU_KAFKA_*`` brokers and security) is ``kafkaio.KafkaSettings``.
-    """
 
-    model_config = SettingsConfigDict(env_prefix="MCU_", env_file=None, extra="ignore")
+def _roles(v: object) -> object:
+    # MCU_ROLES is a comma list, not JSON; "all" is every stage.
+    if isinstance(v, str):
+        wanted = {r.strip().lower() for r in v.split(",") if r.strip()}
+        unknown = wanted - set(ROLES) - {"all"}
+        if unknown:
+            raise ValueError(f"unknown role(s) {sorted(unknown)}; known: all, {', '.join(sorted(ROLES))}")
+        return ROLES if "all" in wanted else wanted
+    return v
 
-    var_dir: Path = Field(default=Path("var"), description="state, logs and the embedded store")
+
+def _faust_level(v: object) -> object:
+    # Faust's worker accepts only its own spellings; take the usual Python ones too.
+    if isinstance(v, str):
+        return {"warning": "warn", "critical": "crit"}.get(v.strip().lower(), v.strip().lower())
+    return v
+
+
+class ServiceSettings(BaseSettings):
+    """The worker process: which stages it runs, its Kafka group, its state directory and logging."""
+
+    model_config = SettingsConfigDict(env_prefix="MCU_", env_file=None, extra="ignore", populate_by_name=True)
+
     env: Literal["production", "development"] = Field(
         default="production",
-        description="development allows the built-in pseudonym key (with a warning); production requires a key",
+        description="development allows the built-in pseudonym key (the worker warns; make run sets it); "
+        "production requires MCU_AUTHOR_HMAC_KEY",
     )
-    topic_prefix: str = Field(default="", description="prepended to every topic name (environments, tests)")
-    topic_partitions: int = Field(default=4, ge=1)
-    topic_replication_factor: int = Field(
-        default=1, ge=1, description="replicas of every topic the worker creates: 1 on one broker, 3 on a cluster"
-    )
-    topic_min_insync_replicas: int | None = Field(
-        default=None,
-        ge=1,
-        description="min.insync.replicas of the topics the worker creates (and Faust's own); unset: one fewer "
-        "than the replication factor, at least 1 (2 of 3: one broker may be lost, an ack is on two)",
-    )
+    var_dir: Path = Field(default=Path("var"), description="state, logs, connector cursors and the embedded store")
     app_id: str = Field(default="mcu", description="Kafka consumer group and Faust app id")
-    roles: str = Field(
-        default="all",
+    roles: Annotated[frozenset[Role], NoDecode, BeforeValidator(_roles)] = Field(
+        default=ROLES,
         description="stages this worker runs: all, or a comma list of normalize, enrich, sla, notify, sink",
     )
-    clickhouse_dsn: str | None = Field(
-        default=None,
-        description="http(s)://user:pw@host:port/db (default: the local server, http://127.0.0.1:<http port>/mcu)"
-        " or chdb://<path> (embedded, one process)",
-    )
-    clickhouse_http_port: int = Field(
-        default=8123, ge=1, le=65535, description="HTTP port of the local server (deploy/clickhouse.sh, default DSN)"
-    )
-    clickhouse_tcp_port: int = Field(
-        default=9000, ge=1, le=65535, description="native port of the local server (clickhouse-client, DBeaver)"
-    )
-    clickhouse_cluster: str | None = Field(
-        default=None, description="cluster name from remote_servers: Replicated + Distributed DDL variant"
-    )
-    web_host: str = "127.0.0.1"
-    web_port: int = 6066
-    ingest_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP intake")
-    ingest_rate_limit: str = Field(
-        default="50/second", description="per client address on the HTTP intake, e.g. 50/second, 1000/minute"
-    )
-    ingest_ack_timeout: float = Field(
-        default=10.0,
-        gt=0,
-        description="seconds the HTTP intake waits for Kafka to confirm a record (acks=all) before answering 503",
-    )
-    raw_retention_hours: int = Field(
-        default=168, ge=1, description="how long raw topics (personal data as sent) are kept; set at creation"
-    )
-    max_record_bytes: int = Field(default=4 * 1024 * 1024, description="largest raw record Kafka is asked to carry")
-    max_payload_bytes: int = Field(default=1024 * 1024, description="larger raw payloads go to the dead letters")
-    max_text_chars: int = Field(default=20_000, description="longer message text goes to the dead letters")
-    author_hmac_key: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_AUTHOR_KEY),
-        description="key for pseudonymising authors; required unless MCU_ENV=development",
-    )
-    sink_batch_size: int = Field(default=1000, ge=1)
-    sink_batch_seconds: float = Field(default=1.0, gt=0)
-    sla_digest_cron: str = Field(
-        default="0 8 * * 1-5", description="when block heads get the daily digest (cron, Europe/Moscow)"
-    )
-    kafka_session_timeout: float = Field(
-        default=10.0, gt=0, description="seconds before a silent worker's partitions go to the others"
+    log_level: Annotated[LogLevel, BeforeValidator(_faust_level)] = Field(
+        default="info", description="crit, error, warn (warning), info or debug"
     )
     commit_interval: float = Field(default=1.0, gt=0, description="seconds between offset commits")
-    log_level: str = Field(default="info", description="crit, error, warn, info or debug")
-    # Connectors (ingest/connectors): cursors live in <var_dir>/connectors.
-    connector_poll_seconds: float = Field(default=60.0, gt=0, description="pause between polling rounds")
-    vk_token: SecretStr | None = Field(default=None, description="VK API access token (community or service)")
-    vk_api_url: str = "https://api.vk.com/method"
-    vk_owner_ids: str = Field(default="", description="comma-separated walls to poll; communities are negative")
-    vk_requests_per_second: float = Field(default=3.0, gt=0, description="VK allows 3/s for user tokens")
-    vk_own_posts: bool = Field(default=False, description="also take the communities' own posts")
-    vk_callback_secret: SecretStr | None = None
-    vk_callback_confirmation: str | None = Field(default=None, description="string VK expects on confirmation")
-    vk_callback_group_ids: str = Field(default="", description="comma-separated group ids the callback accepts")
-    telegram_bot_token: SecretStr | None = None
-    telegram_api_url: str = "https://api.telegram.org"
-    telegram_webhook_secret: SecretStr | None = None
-    imap_host: str | None = None
-    imap_port: int = 993
-    imap_ssl: bool = True
-    imap_user: str | None = None
-    imap_password: SecretStr | None = None
-    imap_mailbox: str = "INBOX"
-    incident_push_token: SecretStr | None = Field(default=None, description="bearer token of the incident push")
-    open311_api_key: SecretStr | None = Field(
-        default=None, description="api_key Open311 POST requests must carry; unset: Open311 POST is off (403)"
-    )
-    open311_services_file: Path | None = Field(default=None, description="taxonomy YAML for GET services")
-    open311_service_type: Literal["realtime", "batch"] = Field(
-        default="realtime",
-        description="realtime: POST answers the service_request_id; batch: a token, resolved by GET tokens/<token>",
-    )
-    open311_jurisdiction_id: str | None = Field(
-        default=None, description="jurisdiction_id this endpoint answers for; unset: the parameter is ignored"
-    )
-    # The HTTP edge (mcu/edge_web.py): limits per client address, checks before parsing.
-    max_json_depth: int = Field(default=64, ge=2, le=512, description="deeper JSON bodies get 400 too_deep")
-    max_source_id_chars: int = Field(default=256, ge=8, le=512, description="longest X-Source-Id accepted")
-    events_rate_limit: str = Field(default="50/second", description="POST /cases/<id>/events per client address")
-    open311_post_rate_limit: str = Field(default="30/minute", description="Open311 POST requests per client address")
-    open311_read_rate_limit: str = Field(default="300/minute", description="Open311 GETs per client address")
-    reports_rate_limit: str = Field(default="30/minute", description="POST /reports per client address")
-    auth_failure_rate_limit: str = Field(
-        default="10/minute",
-        description="failed token or api_key checks per client address before every request from it gets 429",
-    )
-    store_read_concurrency: int = Field(
-        default=1, ge=1, le=8, description="report and Open311 store queries at once (the store thread is the sinks')"
-    )
-    store_read_wait_seconds: float = Field(
-        default=2.0, ge=0, description="how long a store query waits for its turn before the answer is 503"
-    )
-    # SLA timers and notifications (sla/, sinks/notify/)
-    sla_policies_file: Path | None = Field(default=None, description="SLA terms YAML; default sla/data/policies.yaml")
-    sla_calendar_overrides_file: Path | None = Field(
-        default=None, description="working-day corrections YAML; default sla/data/calendar_overrides.yaml"
-    )
-    sla_work_hours: str = Field(
-        default="09:00-13:00,14:00-18:00", description="working intervals of a day, Moscow time"
-    )
-    sla_pending_max_cases: int = Field(
-        default=10_000,
-        ge=1,
-        description="cases known only by their events (the case not arrived yet) a worker keeps; "
-        "events for more are dead letters (sla_pending_full)",
-    )
-    sla_pending_max_age_hours: float = Field(
-        default=168.0,
-        gt=0,
-        description="how long events wait for their case before they become dead letters (sla_pending_expired)",
-    )
-    quality_refresh_seconds: float = Field(
-        default=300.0,
-        gt=0,
-        description="seconds between refreshes of the correction-rate gauges (mcu_correction_rate) from the store",
-    )
-    contacts_file: Path | None = Field(
-        default=None, description="who gets SLA notifications; see sinks/notify/data/contacts.example.yaml"
-    )
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    smtp_security: str = Field(default="none", description="none|starttls|tls")
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_sender: str = Field(default="mcu@localhost", description="From: of notification e-mails")
-    telegram_bot_token: SecretStr | None = None
-    telegram_api_base: str = Field(default="https://api.telegram.org", description="Bot API base URL")
-    webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key of webhook bodies")
-    notify_max_attempts: int = Field(default=5, ge=1, description="tries per message before the dead letter")
-    notify_backoff_seconds: float = Field(default=1.0, gt=0, description="first retry delay, doubling")
-    notify_rate_per_minute: int = Field(default=20, ge=1, description="messages per recipient per minute")
-    notify_timeout_seconds: float = Field(default=10.0, gt=0)
-    case_link_template: str = Field(
-        default="", description="link to a case in notifications, e.g. https://mcu.example/cases/{message_id}"
-    )
     test_drop_marker: str | None = Field(
         default=None,
         description="TEST HOOK, never in production: fetched records containing this text are dropped"
@@ -196,98 +105,182 @@ class Settings(KafkaSettings):
         " to prove the outbox (sla/README.md)",
     )
 
-    @field_validator("log_level")
-    @classmethod
-    def _faust_level(cls, v: str) -> str:
-        # Faust's worker accepts only its own spellings; take the usual Python ones too.
-        level = {"warning": "warn", "critical": "crit"}.get(v.lower(), v.lower())
-        if level not in {"crit", "error", "warn", "info", "debug"}:
-            raise ValueError(f"MCU_LOG_LEVEL: {v!r} is not one of crit, error, warn, info, debug")
-        return level
-
-    @field_validator(
-        "ingest_rate_limit",
-        "events_rate_limit",
-        "open311_post_rate_limit",
-        "open311_read_rate_limit",
-        "reports_rate_limit",
-        "auth_failure_rate_limit",
-    )
-    @classmethod
-    def _rate_limit(cls, v: str) -> str:
-        from limits import parse
-
-        try:
-            parse(v)
-        except ValueError as exc:
-            raise ValueError(f"{v!r} is not a rate limit like 50/second or 1000/minute") from exc
-        return v
-
     @field_validator("var_dir")
     @classmethod
     def _absolute(cls, v: Path) -> Path:
         return v.resolve()
 
-    @model_validator(mode="after")
-    def _insync_fits(self) -> "Settings":
-        if (
-            self.topic_min_insync_replicas is not None
-            and self.topic_min_insync_replicas > self.topic_replication_factor
-        ):
-            raise ValueError(
-                f"MCU_TOPIC_MIN_INSYNC_REPLICAS={self.topic_min_insync_replicas} is more than "
-                f"MCU_TOPIC_REPLICATION_FACTOR={self.topic_replication_factor}: no write could ever be acknowledged"
-            )
-        return self
+    @field_validator("roles")
+    @classmethod
+    def _some_role(cls, v: frozenset[Role]) -> frozenset[Role]:
+        if not v:
+            raise ValueError("no stage named; use all or a comma list of " + ", ".join(sorted(ROLES)))
+        return v
 
-    @property
-    def min_insync_replicas(self) -> int:
-        """What topics are created with: acks=all then means "stored on this many replicas"."""
-        if self.topic_min_insync_replicas is not None:
-            return self.topic_min_insync_replicas
-        return max(1, self.topic_replication_factor - 1)
 
-    @property
-    def resolved_clickhouse_dsn(self) -> str:
-        return self.clickhouse_dsn or f"http://127.0.0.1:{self.clickhouse_http_port}/{LOCAL_DATABASE}"
+class WebSettings(BaseSettings):
+    """The worker's HTTP server: address, per-client limits of the endpoints, and store reads."""
 
-    @property
-    def role_set(self) -> set[str]:
-        wanted = {r.strip() for r in self.roles.split(",") if r.strip()}
-        unknown = wanted - ROLES - {"all"}
-        if unknown:
-            raise ValueError(f"MCU_ROLES: unknown role(s) {sorted(unknown)}; known: all, {', '.join(sorted(ROLES))}")
-        return set(ROLES) if "all" in wanted else wanted
+    model_config = SettingsConfigDict(env_prefix="MCU_WEB_", env_file=None, extra="ignore", populate_by_name=True)
 
-    @property
-    def owns_embedded_store(self) -> bool:
-        """May this worker open the store? Always with a server; with chdb:// only the sink worker."""
-        return "sink" in self.role_set or not self.resolved_clickhouse_dsn.startswith("chdb://")
-
-    @property
-    def uses_development_author_key(self) -> bool:
-        return self.author_hmac_key.get_secret_value() == DEVELOPMENT_AUTHOR_KEY
+    host: str = Field(
+        default="127.0.0.1", description="address of the worker's HTTP server: intake, /health, /counts, /metrics"
+    )
+    port: int = Field(default=6066, ge=1, le=65535, description="port of the worker's HTTP server")
+    events_rate_limit: RateLimit = Field(
+        default="50/second",
+        validation_alias="MCU_EVENTS_RATE_LIMIT",
+        description="POST /cases/<id>/events and the incident push per client address",
+    )
+    open311_post_rate_limit: RateLimit = Field(
+        default="30/minute",
+        validation_alias="MCU_OPEN311_POST_RATE_LIMIT",
+        description="Open311 POST requests per client address",
+    )
+    open311_read_rate_limit: RateLimit = Field(
+        default="300/minute",
+        validation_alias="MCU_OPEN311_READ_RATE_LIMIT",
+        description="Open311 GETs per client address",
+    )
+    reports_rate_limit: RateLimit = Field(
+        default="30/minute", validation_alias="MCU_REPORTS_RATE_LIMIT", description="POST /reports per client address"
+    )
+    auth_failure_rate_limit: RateLimit = Field(
+        default="10/minute",
+        validation_alias="MCU_AUTH_FAILURE_RATE_LIMIT",
+        description="failed token or api_key checks per client address before every request from it gets 429",
+    )
+    store_read_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        validation_alias="MCU_STORE_READ_CONCURRENCY",
+        description="report and Open311 store queries at once (the store thread is the sinks')",
+    )
+    store_read_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        validation_alias="MCU_STORE_READ_WAIT_SECONDS",
+        description="how long a store query waits for its turn before the answer is 503",
+    )
+    quality_refresh_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias="MCU_QUALITY_REFRESH_SECONDS",
+        description="seconds between refreshes of the correction-rate gauges (mcu_correction_rate) from the store",
+    )
 
 
 class SettingsError(ValueError):
     """A setting that stops the service from starting; the message is one line, for people."""
 
 
-def describe_settings_error(exc: ValidationError) -> str:
+def env_names(section: type[BaseSettings], field: str) -> list[str]:
+    """The variables a field is read from, first the one to set (later ones are older names still read)."""
+    info = section.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return [alias]
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [str(section.model_config.get("env_prefix", "")) + field.upper()]
+
+
+def describe_settings_error(exc: ValidationError, section: type[BaseSettings]) -> str:
     """One line per problem, each naming its ``MCU_`` variable (pydantic names the field)."""
+    # A field read through an alias is reported under the alias it was read from, the others by name.
+    by_loc = {field: env_names(section, field)[0] for field in section.model_fields}
+    by_loc |= {var.lower(): var for field in section.model_fields for var in env_names(section, field)}
     lines = []
     for err in exc.errors():
-        field = ".".join(str(part) for part in err["loc"])
+        loc = str(err["loc"][0]) if err["loc"] else ""
         message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"MCU_{field.upper()}: {message}" if field else message)
+        variable = by_loc.get(loc) or by_loc.get(loc.lower())
+        # Without a variable it is a check across fields, whose message names the variables itself.
+        lines.append(f"{variable}: {message}" if variable else message)
     return "; ".join(lines)
+
+
+class Settings(BaseModel):
+    """Every knob of the service, one section per package. Build it with :meth:`load` (the environment)
+    or :meth:`from_env` (the environment plus some variables, as a test or a deployment script sets them)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    service: ServiceSettings
+    web: WebSettings
+    kafka: KafkaSettings
+    topics: TopicSettings
+    store: StoreSettings
+    intake: IntakeSettings
+    connectors: ConnectorSettings
+    sla: SlaSettings
+    notify: NotifySettings
+
+    @classmethod
+    def sections(cls) -> dict[str, type[BaseSettings]]:
+        return {name: info.annotation for name, info in cls.model_fields.items()}  # type: ignore[misc]
+
+    @classmethod
+    def variables(cls) -> set[str]:
+        """Every ``MCU_*`` variable some section reads, older names still read included."""
+        return {
+            var for section in cls.sections().values() for f in section.model_fields for var in env_names(section, f)
+        }
+
+    @classmethod
+    def from_env(
+        cls, variables: Mapping[str, Any] | None = None, /, *, ignore_unknown: bool = False, **more: Any
+    ) -> Settings:
+        """Read every section, with ``variables`` (``MCU_KAFKA_BROKERS`` or ``kafka_brokers``, any case)
+        over the process environment. Raises :class:`SettingsError` naming every bad variable; a variable
+        no section reads is one too (a typo), unless ``ignore_unknown`` (a whole process environment)."""
+        given = {_variable(k): v for k, v in {**(variables or {}), **more}.items()}
+        built: dict[str, BaseSettings] = {}
+        problems: list[str] = []
+        claimed: set[str] = set()
+        for name, section in cls.sections().items():
+            kwargs: dict[str, Any] = {}
+            for field in section.model_fields:
+                present = [var for var in env_names(section, field) if var in given]
+                if present:
+                    kwargs[field] = given[present[0]]  # the newest name wins, as in the environment
+                    claimed.update(present)
+            try:
+                built[name] = section(**kwargs)
+            except ValidationError as exc:
+                problems.append(describe_settings_error(exc, section))
+        unknown = sorted(v for v in given if v not in claimed)
+        if unknown and not ignore_unknown:
+            problems.append("unknown setting(s): " + ", ".join(unknown))
+        if problems:
+            raise SettingsError("; ".join(problems))
+        return cls(**built)
+
+    @classmethod
+    def load(cls) -> Settings:
+        return cls.from_env()
+
+    @property
+    def role_set(self) -> frozenset[Role]:
+        return self.service.roles
+
+    @property
+    def owns_embedded_store(self) -> bool:
+        """May this worker open the store? Always with a server; with chdb:// only the sink worker."""
+        return Role.SINK in self.service.roles or not self.store.embedded
+
+
+def _variable(key: str) -> str:
+    key = key.upper()
+    return key if key.startswith("MCU_") else "MCU_" + key
 
 
 def check_author_key(s: Settings) -> str | None:
     """Refuse the built-in pseudonym key in production; return a warning to log in development."""
-    if not s.uses_development_author_key:
+    if not s.intake.uses_development_author_key:
         return None
-    if s.env == "production":
+    if s.service.env == "production":
         raise SettingsError(
             "MCU_AUTHOR_HMAC_KEY не задан или равен встроенному ключу разработки: псевдонимы авторов обратимы. "
             "Задайте секретный ключ (python -c 'import secrets; print(secrets.token_urlsafe(48))') "
@@ -301,7 +294,4 @@ def check_author_key(s: Settings) -> str | None:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise SettingsError(describe_settings_error(exc)) from exc
+    return Settings.load()

@@ -73,7 +73,7 @@ def counts_sync(client: Client) -> dict[str, int]:
 @cache
 def _store() -> Store:
     s = get_settings()
-    return Store(s.resolved_clickhouse_dsn, s.clickhouse_cluster)
+    return Store(s.store.resolved_dsn, s.store.cluster)
 
 
 def __getattr__(name: str) -> Any:

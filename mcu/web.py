@@ -25,7 +25,7 @@ from sinks.clickhouse.corrections import change_of, current_cases
 
 log = logging.getLogger(__name__)
 _raw_topics = {c: bytes_topic(raw_topic(c)) for c in Channel}
-_author_key = settings.author_hmac_key.get_secret_value().encode()
+_author_key = settings.intake.author_hmac_key.get_secret_value().encode()
 
 
 class NotStored(Exception):
@@ -45,7 +45,7 @@ async def send_stored(topic: TopicT, **record: object) -> None:
         await fut
 
     try:
-        await asyncio.wait_for(send_and_wait(), settings.ingest_ack_timeout)
+        await asyncio.wait_for(send_and_wait(), settings.intake.ack_timeout)
     except (TimeoutError, KafkaError) as exc:
         raise NotStored(f"{type(exc).__name__}: {exc}") from exc
 
@@ -68,13 +68,13 @@ class Intake(EdgeView):
     """
 
     async def post(self, request: Request, channel: str) -> Response:
-        authenticate(request, settings.ingest_token, "intake", "MCU_INGEST_TOKEN")
-        limit(request, "intake", settings.ingest_rate_limit)
+        authenticate(request, settings.intake.token, "intake", "MCU_INGEST_TOKEN")
+        limit(request, "intake", settings.intake.rate_limit)
         if channel not in Channel.__members__.values():
             known = ", ".join(c.value for c in Channel)
             return self.json({"error": f"unknown channel {channel!r}; known: {known}", "reason": "unknown_channel"},
                              status=404)  # fmt: skip
-        given_id = header(request, "X-Source-Id", settings.max_source_id_chars)
+        given_id = header(request, "X-Source-Id", settings.intake.max_source_id_chars)
         body = await read_body(request)
         source_id = given_id or derive_source_id(body)
         try:
@@ -82,9 +82,9 @@ class Intake(EdgeView):
                 body,
                 {},
                 raw_topic(channel),
-                max_bytes=settings.max_payload_bytes,
+                max_bytes=settings.intake.max_payload_bytes,
                 author_key=_author_key,
-                max_text_chars=settings.max_text_chars,
+                max_text_chars=settings.intake.max_text_chars,
             )
         except Rejected as rej:
             status = 413 if rej.reason == "too_large" else 400
@@ -99,7 +99,7 @@ class Intake(EdgeView):
             rec = raw_record(
                 channel,
                 body,
-                max_record_bytes=settings.max_record_bytes,
+                max_record_bytes=settings.kafka.max_record_bytes,
                 source_id=source_id,
                 received_at=message.created_at,
             )
@@ -150,8 +150,8 @@ class CaseEvents(EdgeView):
     """
 
     async def post(self, request: Request, message_id: str) -> Response:
-        authenticate(request, settings.ingest_token, "the events API", "MCU_INGEST_TOKEN")
-        limit(request, "events", settings.events_rate_limit)
+        authenticate(request, settings.intake.token, "the events API", "MCU_INGEST_TOKEN")
+        limit(request, "events", settings.web.events_rate_limit)
         if len(message_id) > 128:
             return self.json({"error": "message_id longer than 128 characters", "reason": "bad_id"}, status=400)
         body = await read_body(request)
@@ -191,7 +191,7 @@ class Health(View):
         assigned = len(app.consumer.assignment()) if app.consumer else 0
         body = {
             "status": "ok",
-            "roles": sorted(settings.role_set),
+            "roles": sorted(settings.service.roles),
             "rebalancing": bool(app.rebalancing),
             "assigned_partitions": assigned,
         }

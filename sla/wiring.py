@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from datetime import timedelta
-from typing import Any
 
 from sla.calendar import DEFAULT_OVERRIDES, WorkingCalendar
 from sla.policies import load_policies
-from sla.timers import PENDING_MAX_CASES, SlaTimers
+from sla.settings import SlaSettings
+from sla.timers import SlaTimers
 
 
-def make_calendar(settings: Any) -> WorkingCalendar:
+def make_calendar(settings: SlaSettings) -> WorkingCalendar:
     return WorkingCalendar(
-        work_hours=settings.sla_work_hours,
-        overrides=settings.sla_calendar_overrides_file or DEFAULT_OVERRIDES,
+        work_hours=settings.work_hours,
+        overrides=settings.calendar_overrides_file or DEFAULT_OVERRIDES,
     )
 
 
-def make_timers(settings: Any, store: MutableMapping[str, bytes] | None = None) -> SlaTimers:
+def make_timers(settings: SlaSettings, store: MutableMapping[str, bytes] | None = None) -> SlaTimers:
     """Timers over ``store`` (a Faust table with ``value_serializer='raw'`` in the worker)."""
     return SlaTimers(
-        load_policies(settings.sla_policies_file),
+        load_policies(settings.policies_file),
         make_calendar(settings),
         store,
-        pending_max_cases=getattr(settings, "sla_pending_max_cases", PENDING_MAX_CASES),
-        pending_max_age=timedelta(hours=getattr(settings, "sla_pending_max_age_hours", 168.0)),
+        pending_max_cases=settings.pending_max_cases,
+        pending_max_age=timedelta(hours=settings.pending_max_age_hours),
     )

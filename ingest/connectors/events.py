@@ -8,7 +8,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from kafkaio import clients
+from kafkaio import KafkaSettings, TopicSettings, clients
 from schemas import CaseEvent, CaseEventType, message_id_for
 from schemas.times import TIME_CONTEXT
 from schemas.topics import CASE_EVENTS
@@ -45,13 +45,13 @@ def make_event(
 class EventPublisher:
     """key = message_id (a case's events stay in order on one partition), value = CaseEvent JSON."""
 
-    def __init__(self, settings: Any, producer: KafkaProducer | None = None) -> None:
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings, producer: KafkaProducer | None = None) -> None:
         """``producer``: share one (e.g. a RawPublisher's): one sender thread batches both topics."""
-        self.topic = getattr(settings, "topic_prefix", "") + CASE_EVENTS
+        self.topic = topics.prefix + CASE_EVENTS
         self.failures: list[str] = []
         self._borrowed = producer is not None
         self._producer = producer or clients.producer(
-            settings,
+            kafka,
             acks="all",
             enable_idempotence=True,
             linger_ms=5,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -11,6 +10,7 @@ from ingest.connectors.base import Connector, CursorStore, RateLimiter
 from ingest.connectors.email_imap import ImapMailbox
 from ingest.connectors.file_import import FileImport
 from ingest.connectors.formats import FORMATS
+from ingest.connectors.settings import ConnectorSettings
 from ingest.connectors.telegram import TelegramPoller
 from ingest.connectors.vk import VkApi, VkWall
 from schemas import Channel
@@ -23,17 +23,17 @@ class NotConfigured(ValueError):
     pass
 
 
-def cursor_store(settings: Any) -> CursorStore:
-    return CursorStore(Path(settings.var_dir) / "connectors")
+def cursor_store(var_dir: Path) -> CursorStore:
+    return CursorStore(var_dir / "connectors")
 
 
-def _need(settings: Any, *names: str) -> None:
+def _need(settings: ConnectorSettings, *names: str) -> None:
     missing = [f"MCU_{n.upper()}" for n in names if getattr(settings, n) in (None, "")]
     if missing:
         raise NotConfigured("set " + ", ".join(missing))
 
 
-def polled_connector(name: str, settings: Any) -> Connector:
+def polled_connector(name: str, settings: ConnectorSettings) -> Connector:
     if name == "vk":
         _need(settings, "vk_token", "vk_owner_ids")
         owners = [int(x) for x in settings.vk_owner_ids.split(",") if x.strip()]

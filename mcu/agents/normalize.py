@@ -7,7 +7,7 @@ from mcu.dead_letters import send_dead_letter
 from mcu.metrics import CHANNEL_LAST_SEEN, STAGE_PROCESSED, STAGE_SECONDS
 
 STAGE = "normalize"
-_author_key = settings.author_hmac_key.get_secret_value().encode()
+_author_key = settings.intake.author_hmac_key.get_secret_value().encode()
 
 
 @app.agent(raw_topics, name="normalize")
@@ -20,10 +20,10 @@ async def normalize_agent(stream):  # type: ignore[no-untyped-def]
             message = normalize_record(
                 value,
                 decode_headers(msg.headers),
-                msg.topic.removeprefix(settings.topic_prefix),
-                max_bytes=settings.max_payload_bytes,
+                msg.topic.removeprefix(settings.topics.prefix),
+                max_bytes=settings.intake.max_payload_bytes,
                 author_key=_author_key,
-                max_text_chars=settings.max_text_chars,
+                max_text_chars=settings.intake.max_text_chars,
             )
         except Rejected as rej:
             await send_dead_letter(event, STAGE, rej.reason, rej.detail)

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 STAGE = "notify"
 
 # Deliveries already made survive a restart here, so a re-delivered SLA event is not sent twice.
-seen = app.Table("notify_seen", key_type=str, value_type=float, partitions=settings.topic_partitions,
+seen = app.Table("notify_seen", key_type=str, value_type=float, partitions=settings.topics.partitions,
                  help="dedup keys of delivered notifications")  # fmt: skip
 
 
@@ -35,14 +35,14 @@ def _record(e: SlaEvent, address_key: str, status: str, error: str = "") -> Noti
 
 @app.agent(sla_events_topic, name="notify")
 async def notify_agent(stream):  # type: ignore[no-untyped-def]
-    if settings.contacts_file is None:
+    if settings.notify.contacts_file is None:
         # The example contacts are made up: never mail them. Without a contacts file the events
         # still reach ClickHouse and the digest; people are told once ops set MCU_CONTACTS_FILE.
         log.warning("MCU_CONTACTS_FILE is not set: SLA notifications are not sent")
         async for _event in stream:
             pass
         return
-    notifier = make_notifier(settings, dead_letter=_dead_letter, seen=seen)
+    notifier = make_notifier(settings.notify, dead_letter=_dead_letter, seen=seen)
     async for event in stream.events():
         try:
             e = SlaEvent.model_validate_json(event.value)

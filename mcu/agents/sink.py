@@ -82,7 +82,7 @@ def _make_agent(spec: SinkSpec) -> None:
     SINK_REJECTED.labels(table=spec.table)  # at 0 from the start, so an alert sees the first one
 
     async def agent(stream):  # type: ignore[no-untyped-def]
-        async for events in stream.take_events(settings.sink_batch_size, within=settings.sink_batch_seconds):
+        async for events in stream.take_events(settings.store.batch_size, within=settings.store.batch_seconds):
             # take_events acks the batch in a `finally`, even when the worker is cancelled mid-retry.
             # One extra reference per message keeps those offsets uncommittable until every row is
             # either stored or dead-lettered.

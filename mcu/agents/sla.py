@@ -29,12 +29,12 @@ TICK_SECONDS = 1.0
 # Faust 0.15 takes a table's serializers from its types (JSON for str) and makes its changelog
 # topic when the table is declared; both must be raw here, so the changelog is declared by hand.
 changelog = app.topic(
-    f"{settings.app_id}-sla_timers-changelog",
+    f"{settings.service.app_id}-sla_timers-changelog",
     key_type=str,
     value_type=bytes,
     key_serializer="raw",
     value_serializer="raw",
-    partitions=settings.topic_partitions,
+    partitions=settings.topics.partitions,
     compacting=True,
     acks=False,
     internal=True,
@@ -45,19 +45,19 @@ table = app.Table(
     "sla_timers",
     key_type=str,
     value_type=bytes,
-    partitions=settings.topic_partitions,
+    partitions=settings.topics.partitions,
     use_partitioner=True,
     changelog_topic=changelog,
     help="SLA timer state per case (sla/timers.py), keyed by message id",
 )
 table.key_serializer = table.data.key_serializer = "raw"
 table.value_serializer = table.data.value_serializer = "raw"
-timers = make_timers(settings, store=table)
+timers = make_timers(settings.sla, store=table)
 # Every year a case of the accepted time window can touch, built now (~0.1 s) rather than on first
 # use inside the event loop (sla/calendar.py).
 timers.rules.calendar.warm(EARLIEST.year, datetime.now(UTC).year + 2)
 _active: set[int] = set()
-timers.owns = lambda message_id: kafka_partition(message_id, settings.topic_partitions) in _active
+timers.owns = lambda message_id: kafka_partition(message_id, settings.topics.partitions) in _active
 
 
 async def _emit(events: list[SlaEvent], *, confirmed: bool = False) -> None:
@@ -90,7 +90,9 @@ async def _send_outbox(events: list[SlaEvent]) -> None:
     SLA_OUTBOX.set(timers.unsent_cases)
 
 
-_kill_marker = settings.test_kill_before_sla_send.encode() if settings.test_kill_before_sla_send else None
+_kill_marker = (
+    settings.service.test_kill_before_sla_send.encode() if settings.service.test_kill_before_sla_send else None
+)
 if _kill_marker:
     log.warning("TEST HOOK MCU_TEST_KILL_BEFORE_SLA_SEND is on: a record containing it kills the worker")
 
@@ -140,7 +142,7 @@ async def _expire_waiting(now: datetime) -> None:
                     case_events_topic.get_topic_name(),
                     STAGE,
                     "sla_pending_expired",
-                    f"no case {expired.message_id} arrived within {settings.sla_pending_max_age_hours} h",
+                    f"no case {expired.message_id} arrived within {settings.sla.pending_max_age_hours} h",
                     offset=-(int.from_bytes(event_digest(str(ev.get("event_id"))), "big") >> 1),
                 )
         except Exception:
@@ -185,17 +187,17 @@ async def sla_tick() -> None:
     timers.commit(batch)
 
 
-@app.crontab(settings.sla_digest_cron, timezone=ZoneInfo("Europe/Moscow"))
+@app.crontab(settings.sla.digest_cron, timezone=ZoneInfo("Europe/Moscow"))
 async def sla_daily_digest() -> None:
     """Each block head's digest of overdue and due-within-a-day cases.
 
     Timers live with the partitions, so with several SLA workers each sends the part of its own
     partitions (nothing is missed; a head may get one message per worker).
     """
-    if settings.contacts_file is None or not _active:
+    if settings.notify.contacts_file is None or not _active:
         return
     now = datetime.now(UTC)
-    notifier = make_notifier(settings)
+    notifier = make_notifier(settings.notify)
     try:
         for block, items in sorted(digest_items(timers, now).items()):
             report = await notifier.send_digest(block, items, now)

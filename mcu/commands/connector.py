@@ -9,30 +9,35 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ingest.connectors.base import PermanentError, Runner, RunStats
+from ingest.connectors.base import Connector, PermanentError, Runner, RunStats
 from ingest.connectors.formats import FORMATS
 from ingest.connectors.registry import IMPORTS, POLLED, NotConfigured, cursor_store, file_import, polled_connector
-from mcu.settings import get_settings
+from mcu.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ingest.connectors.events import EventPublisher
+    from kafkaio.probe import KafkaProbe
+    from kafkaio.producer import RawPublisher
 
 
-def _publishers(settings: Any) -> tuple[Any, Any]:
+def _publishers(settings: Settings) -> tuple[RawPublisher, EventPublisher]:
     from ingest.connectors.events import EventPublisher
     from kafkaio.producer import RawPublisher
 
-    raw = RawPublisher(settings)
+    raw = RawPublisher(settings.kafka, settings.topics)
     # One producer for both topics: a second sender thread only competes for the GIL.
-    return raw, EventPublisher(settings, producer=raw._producer)
+    return raw, EventPublisher(settings.kafka, settings.topics, producer=raw._producer)
 
 
-def _probe(settings: Any) -> Any:
+def _probe(settings: Settings) -> KafkaProbe:
     """Reads the raw topic back after a run that died mid-batch (see ingest.connectors.base)."""
     from kafkaio.probe import KafkaProbe
 
-    return KafkaProbe(settings)
+    return KafkaProbe(settings.kafka, settings.topics)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -43,10 +48,10 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _run(conn: Any, settings: Any, poll_seconds: float | None) -> RunStats:
+def _run(conn: Connector, settings: Settings, poll_seconds: float | None) -> RunStats:
     """Drain ``conn`` once (``poll_seconds`` None) or poll it until a signal; the publishers close after."""
     raw, events = _publishers(settings)
-    runner = Runner(conn, raw, cursor_store(settings), events, probe=_probe(settings))
+    runner = Runner(conn, raw, cursor_store(settings.service.var_dir), events, probe=_probe(settings))
     stop = _stop_on_signals()
     try:
         return runner.drain(stop) if poll_seconds is None else runner.run_forever(stop, poll_seconds)
@@ -69,10 +74,10 @@ def run_connector(name: str, once: bool) -> None:
     """Poll NAME (vk, telegram, email) until stopped; cursor in <MCU_VAR_DIR>/connectors."""
     settings = get_settings()
     try:
-        conn = polled_connector(name, settings)
+        conn = polled_connector(name, settings.connectors)
     except NotConfigured as exc:
         raise click.UsageError(f"{name}: {exc}") from exc
-    poll = None if once else settings.connector_poll_seconds
+    poll = None if once else settings.connectors.poll_seconds
     stats = _run(conn, settings, poll)
     click.echo(f"{name}: {stats.records} record(s), {stats.events} status event(s) in {stats.batches} batch(es)")
     if stats.skipped:
@@ -94,7 +99,7 @@ def import_file(name: str, file: Path, batch_size: int) -> None:
 @connector.command("status")
 def status() -> None:
     """Each connector's cursor and when it was last written."""
-    store = cursor_store(get_settings())
+    store = cursor_store(get_settings().service.var_dir)
     files = sorted(store.directory.glob("*.cursor.json")) if store.directory.exists() else []
     if not files:
         click.echo(f"no cursors in {store.directory}")

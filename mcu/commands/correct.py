@@ -14,7 +14,7 @@ def _store_client() -> Any:
     from sinks.clickhouse.preflight import StoreUnavailable, connect_checked
 
     try:
-        return connect_checked(get_settings().resolved_clickhouse_dsn)
+        return connect_checked(get_settings().store.resolved_dsn)
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -50,7 +50,7 @@ def correct(file: Path, actor: str | None, dry_run: bool) -> None:
     from sinks.clickhouse.corrections import current_cases
 
     settings = get_settings()
-    if settings.resolved_clickhouse_dsn.startswith("chdb://"):
+    if settings.store.resolved_dsn.startswith("chdb://"):
         raise click.ClickException(
             "исправления из файла проверяются по хранилищу, а chdb:// открыт только работающим worker; "
             "используйте сервер ClickHouse (MCU_CLICKHOUSE_DSN=http://…) или остановите worker"
@@ -90,7 +90,7 @@ def correct(file: Path, actor: str | None, dry_run: bool) -> None:
         return
     from ingest.connectors.events import EventPublisher
 
-    publisher = EventPublisher(settings)
+    publisher = EventPublisher(settings.kafka, settings.topics)
     try:
         for ev in events:
             publisher.publish_event(ev)

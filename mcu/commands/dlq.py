@@ -14,7 +14,7 @@ from schemas.topics import DLQ, RAW_PREFIX
 
 def _letters() -> list[DeadLetter]:
     settings = get_settings()
-    return [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic_prefix + DLQ)]
+    return [DeadLetter.model_validate_json(r.value) for r in read_topic(settings.kafka, settings.topics.prefix + DLQ)]
 
 
 @click.group()
@@ -49,10 +49,10 @@ def replay(reason: str | None, stage: str) -> None:
     letters = [
         d for d in _letters()
         if d.stage == stage and (reason is None or d.reason == reason)
-        and d.topic.removeprefix(settings.topic_prefix).startswith(RAW_PREFIX)
+        and d.topic.removeprefix(settings.topics.prefix).startswith(RAW_PREFIX)
     ]  # fmt: skip
-    with RawPublisher(settings) as publisher:
+    with RawPublisher(settings.kafka, settings.topics) as publisher:
         for d in letters:
-            publisher.publish(d.topic.removeprefix(settings.topic_prefix).removeprefix(RAW_PREFIX), d.original())
+            publisher.publish(d.topic.removeprefix(settings.topics.prefix).removeprefix(RAW_PREFIX), d.original())
     click.echo(f"replayed {len(letters)} letter(s)")
     sys.exit(0)

@@ -36,7 +36,7 @@ def publish_lines(stream: BinaryIO, channel: str, publisher: RawPublisher) -> tu
 @click.option("--channel", required=True, type=click.Choice([c.value for c in Channel]))
 def ingest_jsonl(file: Path, channel: str) -> None:
     """Publish every line of FILE (JSON Lines; '-' reads stdin) to raw.<channel>."""
-    with RawPublisher(get_settings()) as publisher:
+    with RawPublisher(get_settings().kafka, get_settings().topics) as publisher:
         if str(file) == "-":
             sent, refused = publish_lines(sys.stdin.buffer, channel, publisher)
         else:

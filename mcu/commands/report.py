@@ -38,8 +38,8 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
         raise click.UsageError("; ".join(str(e["msg"]) for e in exc.errors())) from exc
     s = get_settings()
     try:
-        token = s.ingest_token.get_secret_value() if s.ingest_token else None
-        report = fetch_report(s.resolved_clickhouse_dsn, f"http://{s.web_host}:{s.web_port}", request, token)
+        token = s.intake.token.get_secret_value() if s.intake.token else None
+        report = fetch_report(s.store.resolved_dsn, f"http://{s.web.host}:{s.web.port}", request, token)
     except (UnknownName, WorkerError, ValueError, StoreUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     if fmt == "table":
@@ -120,7 +120,7 @@ def analyst_role(database: str, apply: bool, users_xml: str | None) -> None:
     from mcu.settings import get_settings
     from sinks.clickhouse.preflight import StoreUnavailable, connect_checked
 
-    dsn = get_settings().resolved_clickhouse_dsn
+    dsn = get_settings().store.resolved_dsn
     if dsn.startswith("chdb://"):
         raise click.ClickException("the embedded store has no users or roles; apply this on a ClickHouse server")
     try:

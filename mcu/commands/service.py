@@ -45,11 +45,11 @@ def worker() -> None:
     from kafkaio.topic_admin import ensure_topics
     from mcu.store import store
 
-    roles = settings.role_set
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    roles = settings.service.roles
+    settings.service.var_dir.mkdir(parents=True, exist_ok=True)
     # Topics and migrations before consuming: a broker or store that cannot be reached should
     # stop the start, loudly.
-    ensure_topics(settings, settings)
+    ensure_topics(settings.kafka, settings.topics)
     if "sink" in roles:
         from sinks.clickhouse.preflight import StoreUnavailable
 
@@ -64,10 +64,10 @@ def worker() -> None:
             click.echo(f"{exc}; приёмник будет повторять попытки", err=True)
         except Exception as exc:  # a migration the server refused: the sink retries it with the insert
             why = " ".join(str(exc).split())[:300]
-            where = settings.resolved_clickhouse_dsn
+            where = settings.store.resolved_dsn
             click.echo(mask_secrets(f"ClickHouse {where}: схема не применена: {why}"), err=True)
-    stages = register(roles)
-    click.echo(f"worker {settings.app_id}: stages {', '.join(stages)}", err=True)
+    stages = register({role.value for role in roles})
+    click.echo(f"worker {settings.service.app_id}: stages {', '.join(stages)}", err=True)
     from mcu import loop_lag
     from mcu.broker_probe import start_probe
     from mcu.metrics import initialise_series
@@ -75,16 +75,16 @@ def worker() -> None:
     initialise_series(app, stages)  # labelled series at 0 from the first scrape: see mcu/metrics.py
     start_probe(app)
     loop_lag.start_probe(app)
-    if settings.test_drop_marker:
+    if settings.service.test_drop_marker:
         from mcu.test_hooks import install_drop_marker
 
-        install_drop_marker(app, settings.test_drop_marker)
+        install_drop_marker(app, settings.service.test_drop_marker)
     # Started the programmatic way `faust worker` uses internally, rather than nesting Faust's own
     # click CLI inside ours.
     app.finalize()
     app.worker_init()
     app.worker_init_post_autodiscover()
-    FaustWorker(app, loglevel=settings.log_level, redirect_stdouts=False).execute_from_commandline()
+    FaustWorker(app, loglevel=settings.service.log_level, redirect_stdouts=False).execute_from_commandline()
 
 
 @click.group()
@@ -98,7 +98,7 @@ def db_migrate() -> None:
     from sinks.clickhouse.migrate import migrate
 
     settings = get_settings()
-    applied = migrate(_store_client(), settings.clickhouse_cluster)
+    applied = migrate(_store_client(), settings.store.cluster)
     click.echo("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
 
 
@@ -141,14 +141,12 @@ def db_quarantine(message_id: str, reason: str, actor: str | None) -> None:
 
     settings = get_settings()
     try:
-        client = connect(settings.resolved_clickhouse_dsn)
-        migrate(client, settings.clickhouse_cluster)
+        client = connect(settings.store.resolved_dsn)
+        migrate(client, settings.store.cluster)
     except Exception as exc:
         raise click.ClickException(mask_secrets(f"хранилище недоступно: {exc}")) from exc
     try:
-        result = quarantine(
-            client, message_id, reason, actor or getpass.getuser(), refresh, settings.clickhouse_cluster
-        )
+        result = quarantine(client, message_id, reason, actor or getpass.getuser(), refresh, settings.store.cluster)
     except NothingToQuarantine as exc:
         raise click.ClickException(f"обращение {message_id} в хранилище не найдено, ничего не удалено") from exc
     removed = ", ".join(f"{t}: {n}" for t, n in result.removed.items() if n)
@@ -161,7 +159,7 @@ def db_quarantine(message_id: str, reason: str, actor: str | None) -> None:
 
 def _worker_url(path: str) -> str:
     s = get_settings()
-    return f"http://{s.web_host}:{s.web_port}{path}"
+    return f"http://{s.web.host}:{s.web.port}{path}"
 
 
 def _stage_counts(metrics_text: str) -> dict[str, float]:
@@ -193,7 +191,7 @@ def _snapshot(client: httpx.Client) -> Table:
 @click.option("--watch", default=20.0, show_default=True, help="seconds to show the live counts")
 def demo(path: Path, channel: str, watch: float) -> None:
     """Publish a small batch of SYNTHETIC messages and watch them flow through the worker."""
-    with RawPublisher(get_settings()) as publisher, path.open("rb") as fh:
+    with RawPublisher(get_settings().kafka, get_settings().topics) as publisher, path.open("rb") as fh:
         sent, _ = publish_lines(fh, channel, publisher)
     click.echo(f"опубликовано {sent} синтетических обращений в raw.{channel} (файл {path.name})")
     with httpx.Client(timeout=5) as client, Live(console=Console(), refresh_per_second=2) as live:
@@ -211,7 +209,7 @@ def _store_client() -> "Client":
     from sinks.clickhouse.preflight import StoreUnavailable, connect_checked
 
     try:
-        return connect_checked(get_settings().resolved_clickhouse_dsn)
+        return connect_checked(get_settings().store.resolved_dsn)
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -219,7 +217,7 @@ def _store_client() -> "Client":
 @click.command()
 def counts() -> None:
     """Rows in ClickHouse as analysts see them (from the server; with chdb:// the worker is asked)."""
-    if not get_settings().resolved_clickhouse_dsn.startswith("chdb://"):
+    if not get_settings().store.resolved_dsn.startswith("chdb://"):
         from mcu.store import counts_sync
         from sinks.clickhouse.preflight import classify
 
@@ -227,7 +225,7 @@ def counts() -> None:
         try:
             click.echo(json.dumps(counts_sync(client), ensure_ascii=False))
         except Exception as exc:  # e.g. no tables yet: no worker has applied the migrations
-            raise click.ClickException(str(classify(exc, get_settings().resolved_clickhouse_dsn))) from None
+            raise click.ClickException(str(classify(exc, get_settings().store.resolved_dsn))) from None
         return
     # chdb:// is held by the running worker: only it can read the store.
     try:

@@ -21,6 +21,7 @@ from sla.calendar import (
     parse_term,
 )
 from sla.policies import PolicyError, load_policies
+from sla.settings import SlaSettings
 
 MONTHS = [
     "январь", "февраль", "март", "апрель", "май", "июнь",
@@ -33,11 +34,9 @@ WEEKDAYS = ["понедельник", "вторник", "среда", "четв�
 
 def _calendar(work_hours: str | None, overrides: Path | None) -> WorkingCalendar:
     try:
-        from mcu.settings import get_settings
-
-        s = get_settings()
-        hours = work_hours or s.sla_work_hours
-        path = overrides or s.sla_calendar_overrides_file or DEFAULT_OVERRIDES
+        s = SlaSettings()
+        hours = work_hours or s.work_hours
+        path = overrides or s.calendar_overrides_file or DEFAULT_OVERRIDES
     except Exception:  # settings are optional for this tool: an analyst may run it anywhere
         hours, path = work_hours or DEFAULT_WORK_HOURS, overrides or DEFAULT_OVERRIDES
     try:

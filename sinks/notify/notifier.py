@@ -19,6 +19,7 @@ from schemas.topics import NOTIFICATIONS, SLA_EVENTS
 from sinks.notify.contacts import Address, Contacts
 from sinks.notify.names import CodeNames, Names
 from sinks.notify.senders import PermanentError, Sender, TransientError
+from sinks.notify.settings import NotifySettings
 from sinks.notify.templates import DigestItem, Rendered, render_digest, render_event
 
 log = logging.getLogger(__name__)
@@ -86,16 +87,18 @@ class Notifier:
         self.link_template = link_template
 
     @classmethod
-    def from_settings(cls, settings: Any, contacts: Contacts, names: Names | None = None, **kw: Any) -> Notifier:
+    def from_settings(
+        cls, settings: NotifySettings, contacts: Contacts, names: Names | None = None, **kw: Any
+    ) -> Notifier:
         from sinks.notify.senders import senders_from_settings
 
         return cls(
             contacts,
             senders_from_settings(settings),
             names,
-            max_attempts=settings.notify_max_attempts,
-            backoff_seconds=settings.notify_backoff_seconds,
-            rate_per_minute=settings.notify_rate_per_minute,
+            max_attempts=settings.max_attempts,
+            backoff_seconds=settings.backoff_seconds,
+            rate_per_minute=settings.rate_per_minute,
             link_template=settings.case_link_template,
             **kw,
         )

@@ -14,6 +14,7 @@ import aiosmtplib
 import httpx
 
 from sinks.notify.contacts import Address
+from sinks.notify.settings import NotifySettings
 from sinks.notify.templates import Rendered
 
 TELEGRAM_LIMIT = 4096
@@ -168,7 +169,7 @@ class WebhookSender:
         await self.client.aclose()
 
 
-def senders_from_settings(settings: Any) -> dict[str, Sender]:
+def senders_from_settings(settings: NotifySettings) -> dict[str, Sender]:
     """Every channel the settings make possible (Telegram only with a token, webhook with a secret)."""
     out: dict[str, Sender] = {
         "email": EmailSender(
@@ -178,15 +179,15 @@ def senders_from_settings(settings: Any) -> dict[str, Sender]:
             settings.smtp_username,
             settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             settings.smtp_security,
-            settings.notify_timeout_seconds,
+            settings.timeout_seconds,
         )
     }
     if settings.telegram_bot_token:
         out["telegram"] = TelegramSender(
             settings.telegram_bot_token.get_secret_value(),
-            settings.telegram_api_base,
-            settings.notify_timeout_seconds,
+            settings.telegram_api_url,
+            settings.timeout_seconds,
         )
     if settings.webhook_secret:
-        out["webhook"] = WebhookSender(settings.webhook_secret.get_secret_value(), settings.notify_timeout_seconds)
+        out["webhook"] = WebhookSender(settings.webhook_secret.get_secret_value(), settings.timeout_seconds)
     return out

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import Any
 
 from sinks.notify.contacts import load_contacts
 from sinks.notify.names import default_names
 from sinks.notify.notifier import DeadLetterSink, Notifier
+from sinks.notify.settings import NotifySettings
 
 
 def make_notifier(
-    settings: Any,
+    settings: NotifySettings,
     dead_letter: DeadLetterSink | None = None,
     seen: MutableMapping[str, float] | None = None,
 ) -> Notifier:

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import mcu.commands.connector as cli
 from ingest.connectors.registry import NotConfigured, polled_connector
-from mcu.settings import Settings
+from ingest.connectors.settings import ConnectorSettings
 
 from .conftest import FakeEvents, FakeProbe, FakePublisher
 
@@ -66,4 +66,4 @@ def test_formats_say_what_is_confirmed():
 )
 def test_polled_connectors_name_the_settings_they_miss(name, missing):
     with pytest.raises(NotConfigured, match=missing):
-        polled_connector(name, Settings())
+        polled_connector(name, ConnectorSettings())

@@ -47,17 +47,17 @@ def sent(monkeypatch):
     monkeypatch.setattr(web, "_raw_topics", {c: Topic() for c in web._raw_topics})
     monkeypatch.setattr(web, "case_events_topic", Topic())
     s = web.settings
-    monkeypatch.setattr(s, "ingest_token", SecretStr(TOKEN))
-    monkeypatch.setattr(s, "vk_callback_secret", SecretStr("vk-secret"))
-    monkeypatch.setattr(s, "vk_callback_confirmation", "conf")
-    monkeypatch.setattr(s, "telegram_webhook_secret", SecretStr("tg-secret"))
-    monkeypatch.setattr(s, "open311_api_key", SecretStr("o311-key"))
-    monkeypatch.setattr(s, "ingest_rate_limit", "1000/second")
-    monkeypatch.setattr(s, "events_rate_limit", "1000/second")
-    monkeypatch.setattr(s, "open311_read_rate_limit", "1000/second")
-    monkeypatch.setattr(s, "open311_post_rate_limit", "1000/second")
-    monkeypatch.setattr(s, "reports_rate_limit", "1000/second")
-    monkeypatch.setattr(s, "auth_failure_rate_limit", "1000/second")
+    monkeypatch.setattr(s.intake, "token", SecretStr(TOKEN))
+    monkeypatch.setattr(s.connectors, "vk_callback_secret", SecretStr("vk-secret"))
+    monkeypatch.setattr(s.connectors, "vk_callback_confirmation", "conf")
+    monkeypatch.setattr(s.connectors, "telegram_webhook_secret", SecretStr("tg-secret"))
+    monkeypatch.setattr(s.connectors, "open311_api_key", SecretStr("o311-key"))
+    monkeypatch.setattr(s.intake, "rate_limit", "1000/second")
+    monkeypatch.setattr(s.web, "events_rate_limit", "1000/second")
+    monkeypatch.setattr(s.web, "open311_read_rate_limit", "1000/second")
+    monkeypatch.setattr(s.web, "open311_post_rate_limit", "1000/second")
+    monkeypatch.setattr(s.web, "reports_rate_limit", "1000/second")
+    monkeypatch.setattr(s.web, "auth_failure_rate_limit", "1000/second")
     edge._limiter.storage.reset()
     return out
 
@@ -93,7 +93,7 @@ def reason(text: str) -> str:
 @pytest.mark.parametrize("body", [DEEP, DEEP_OBJECT])
 @pytest.mark.parametrize("path", ["/ingest/webform", "/cases/abc/events", "/reports", "/connectors/incident/push"])
 def test_deep_json_is_refused_before_parsing(sent, call, monkeypatch, path, body):
-    monkeypatch.setattr(web.settings, "incident_push_token", SecretStr(TOKEN))
+    monkeypatch.setattr(web.settings.connectors, "incident_push_token", SecretStr(TOKEN))
     status, text = call("POST", path, data=body, headers=AUTH)
     assert (status, reason(text)) == (400, "too_deep")
     assert sent == []
@@ -143,7 +143,7 @@ def test_token_without_bearer_is_refused(sent, call):
 
 
 def test_wrong_token_flood_gets_429(sent, call, monkeypatch):
-    monkeypatch.setattr(web.settings, "auth_failure_rate_limit", "5/minute")
+    monkeypatch.setattr(web.settings.web, "auth_failure_rate_limit", "5/minute")
     bad = {"Authorization": "Bearer guess"}
     answers = [call("POST", "/ingest/webform", json={"text": "t"}, headers=bad)[0] for _ in range(8)]
     assert answers[:5] == [401] * 5 and set(answers[5:]) == {429}
@@ -152,7 +152,7 @@ def test_wrong_token_flood_gets_429(sent, call, monkeypatch):
 
 
 def test_text_longer_than_the_pipeline_takes_is_refused_at_the_edge(sent, call):
-    long_text = "[синтетика] " + "я" * web.settings.max_text_chars
+    long_text = "[синтетика] " + "я" * web.settings.intake.max_text_chars
     status, text = call("POST", "/ingest/webform", json={"id": "long", "text": long_text}, headers=AUTH)
     assert (status, reason(text)) == (413, "too_large")
     assert sent == []
@@ -201,7 +201,7 @@ def test_case_event_with_a_lone_surrogate(sent, call):
 
 
 def test_case_events_are_rate_limited(sent, call, monkeypatch):
-    monkeypatch.setattr(web.settings, "events_rate_limit", "3/minute")
+    monkeypatch.setattr(web.settings.web, "events_rate_limit", "3/minute")
     event = {"type": "answered", "at": "2026-11-27T10:00:00+03:00"}
     got = [call("POST", "/cases/abc/events", json=event, headers=AUTH)[0] for _ in range(5)]
     assert got[:3] != [429] * 3 and got[3:] == [429, 429]
@@ -226,13 +226,13 @@ def test_report_dates_out_of_the_store_are_400(sent, call, monkeypatch, dates):
 
 
 def test_reports_are_rate_limited(sent, call, monkeypatch):
-    monkeypatch.setattr(web.settings, "reports_rate_limit", "2/minute")
+    monkeypatch.setattr(web.settings.web, "reports_rate_limit", "2/minute")
     got = [call("POST", "/reports", json={"kind": "nonsense"}, headers=AUTH)[0] for _ in range(4)]
     assert got == [400, 400, 429, 429]
 
 
 def test_reports_wait_their_turn_then_503(sent, call, client, monkeypatch):
-    monkeypatch.setattr(web.settings, "store_read_wait_seconds", 0.2)
+    monkeypatch.setattr(web.settings.web, "store_read_wait_seconds", 0.2)
     loop, _ = client
 
     async def hold() -> None:
@@ -289,7 +289,7 @@ def test_open311_bad_filters_are_spec_errors(sent, call, monkeypatch, fmt, query
 
 
 def test_open311_post_is_off_without_a_key(sent, call, monkeypatch):
-    monkeypatch.setattr(web.settings, "open311_api_key", None)
+    monkeypatch.setattr(web.settings.connectors, "open311_api_key", None)
     form = {"service_code": "roads", "description": "[синтетика] яма", "lat": "44.1", "long": "39.08"}
     for fmt in ("json", "xml"):
         status, text = call("POST", f"/open311/v2/requests.{fmt}", data=form)
@@ -299,7 +299,7 @@ def test_open311_post_is_off_without_a_key(sent, call, monkeypatch):
 
 
 def test_open311_bad_key_flood_gets_429(sent, call, monkeypatch):
-    monkeypatch.setattr(web.settings, "auth_failure_rate_limit", "3/minute")
+    monkeypatch.setattr(web.settings.web, "auth_failure_rate_limit", "3/minute")
     form = {"api_key": "guess", "service_code": "roads", "description": "[синтетика] яма", "address_string": "Туапсе"}
     got = [call("POST", "/open311/v2/requests.json", data=form)[0] for _ in range(5)]
     assert got == [403, 403, 403, 429, 429]
@@ -315,7 +315,7 @@ def test_open311_description_over_the_spec_limit(sent, call):
 
 
 def test_open311_posts_are_rate_limited(sent, call, monkeypatch):
-    monkeypatch.setattr(web.settings, "open311_post_rate_limit", "2/minute")
+    monkeypatch.setattr(web.settings.web, "open311_post_rate_limit", "2/minute")
     form = {
         "api_key": "o311-key",
         "service_code": "roads",
@@ -366,7 +366,7 @@ def test_open311_unknown_resources_are_spec_404s(sent, call, path, fmt):
 
 
 def test_push_secret_floods_get_429(sent, call, monkeypatch):
-    monkeypatch.setattr(web.settings, "auth_failure_rate_limit", "2/minute")
+    monkeypatch.setattr(web.settings.web, "auth_failure_rate_limit", "2/minute")
     update = {"update_id": 1, "message": {"message_id": 3, "chat": {"id": -5}, "date": 1, "text": "x"}}
     wrong = {"X-Telegram-Bot-Api-Secret-Token": "guess"}
     got = [call("POST", "/connectors/telegram/webhook", json=update, headers=wrong)[0] for _ in range(2)]
@@ -376,7 +376,7 @@ def test_push_secret_floods_get_429(sent, call, monkeypatch):
 
 
 def test_incident_push_shape_errors_are_not_called_too_large(sent, call, monkeypatch):
-    monkeypatch.setattr(web.settings, "incident_push_token", SecretStr(TOKEN))
+    monkeypatch.setattr(web.settings.connectors, "incident_push_token", SecretStr(TOKEN))
     body = [{"id": f"i-{i}", "text": "[синтетика] x"} for i in range(1001)]
     status, text = call("POST", "/connectors/incident/push", json=body, headers=AUTH)
     assert (status, reason(text)) == (413, "too_large")

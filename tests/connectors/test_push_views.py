@@ -22,11 +22,11 @@ def published(monkeypatch):
         out.append((channel.value, items, events))
 
     monkeypatch.setattr(cw, "_publish", record)
-    monkeypatch.setattr(cw.settings, "vk_callback_secret", SecretStr("vk-secret"))
-    monkeypatch.setattr(cw.settings, "vk_callback_confirmation", "conf-123")
-    monkeypatch.setattr(cw.settings, "telegram_webhook_secret", SecretStr("tg-secret"))
-    monkeypatch.setattr(cw.settings, "incident_push_token", SecretStr("inc-token"))
-    monkeypatch.setattr(cw.settings, "open311_api_key", SecretStr("o311-key"))
+    monkeypatch.setattr(cw.settings.connectors, "vk_callback_secret", SecretStr("vk-secret"))
+    monkeypatch.setattr(cw.settings.connectors, "vk_callback_confirmation", "conf-123")
+    monkeypatch.setattr(cw.settings.connectors, "telegram_webhook_secret", SecretStr("tg-secret"))
+    monkeypatch.setattr(cw.settings.connectors, "incident_push_token", SecretStr("inc-token"))
+    monkeypatch.setattr(cw.settings.connectors, "open311_api_key", SecretStr("o311-key"))
     return out
 
 

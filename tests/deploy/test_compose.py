@@ -103,7 +103,7 @@ def test_worker_settings_point_at_the_compose_services(compose: dict[str, Any]) 
     assert env["MCU_KAFKA_BROKERS"] == advertised
     assert env["MCU_WEB_HOST"] == "0.0.0.0", "bound to loopback, /metrics and /health are unreachable"
     # Every MCU_* variable must be a real setting; a typo would be silently ignored at run time.
-    fields = {f"MCU_{name.upper()}" for name in Settings.model_fields}
+    fields = Settings.variables()
     for name, service in services.items():
         if service.get("image") == services["worker"]["image"]:
             unknown = {k for k in _env(service) if k.startswith("MCU_")} - fields

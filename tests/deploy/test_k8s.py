@@ -74,7 +74,7 @@ def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 def test_config_keys_are_settings_and_hold_no_secrets() -> None:
-    fields = {f"MCU_{name.upper()}" for name in Settings.model_fields} | PENDING_SETTINGS
+    fields = Settings.variables() | PENDING_SETTINGS
     for path in (BASE / "config.env", OVERLAY / "config.env"):
         config = _env_file(path)
         unknown = set(config) - fields
@@ -86,7 +86,7 @@ def test_config_keys_are_settings_and_hold_no_secrets() -> None:
 def test_secret_examples_are_placeholders_only() -> None:
     secret = _one(_docs(BASE / "secret.example.yaml"), "Secret")
     overlay = _env_file(OVERLAY / "secrets.env.example")
-    fields = {f"MCU_{name.upper()}" for name in Settings.model_fields} | PENDING_SETTINGS
+    fields = Settings.variables() | PENDING_SETTINGS
     for values in (secret["stringData"], overlay):
         for key, value in values.items():
             assert value.startswith("REPLACE_ME"), f"{key} looks like a real value"

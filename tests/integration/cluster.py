@@ -44,7 +44,7 @@ class Cluster:
 
     def leaders(self, topic: str) -> dict[int, int]:
         """partition -> node id leading it."""
-        admin = clients.admin(settings_of({"MCU_KAFKA_BROKERS": self.bootstrap}))
+        admin = clients.admin(settings_of({"MCU_KAFKA_BROKERS": self.bootstrap}).kafka)
         try:
             (described,) = admin.describe_topics([topic])
         finally:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from kafkaio.producer import RawPublisher
 from mcu.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,13 @@ def free_port() -> int:
 
 def settings_of(env: dict[str, str]) -> Settings:
     """The settings a worker started with ``env`` sees, for publishing into its topics."""
-    return Settings(**{k[4:].lower(): v for k, v in env.items() if k.startswith("MCU_")})
+    return Settings.from_env({k: v for k, v in env.items() if k.startswith("MCU_")}, ignore_unknown=True)
+
+
+def publisher_of(env: dict[str, str]) -> RawPublisher:
+    """A raw-record publisher into the topics of a worker started with ``env``."""
+    settings = settings_of(env)
+    return RawPublisher(settings.kafka, settings.topics)
 
 
 class WorkerDied(Exception):

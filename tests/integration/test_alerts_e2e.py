@@ -32,9 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from kafkaio.producer import RawPublisher
 from tests.integration.alerting import Monitoring, Webhook
-from tests.integration.harness import ROOT, Worker, free_port, pipeline_env, settings_of, wait_for
+from tests.integration.harness import ROOT, Worker, free_port, pipeline_env, publisher_of, wait_for
 from tests.integration.test_faults import DroppingServer
 from tests.integration.test_pipeline import good_records, publish
 
@@ -160,7 +159,7 @@ def test_each_fault_reaches_the_webhook_firing_then_resolved(brokers, second_bro
 
         print("an offset gap")
         t0 = time.time()
-        with RawPublisher(settings_of(env_a)) as publisher:
+        with publisher_of(env_a) as publisher:
             before = a.metric("mcu_stage_processed_total", stage="normalize")
             publisher.publish("webform", json.dumps({"id": "gap-0", "text": "В Джубге нет воды"}).encode(),
                               source_id="gap")  # fmt: skip

@@ -14,7 +14,6 @@ from pathlib import Path
 import clickhouse_connect
 import pytest
 
-from kafkaio.producer import RawPublisher
 from tests.integration.harness import (
     CLICKHOUSE,
     ROOT,
@@ -22,8 +21,8 @@ from tests.integration.harness import (
     Worker,
     new_database,
     pipeline_env,
+    publisher_of,
     query_store,
-    settings_of,
     wait_for,
 )
 from tests.integration.test_pipeline import good_records, publish
@@ -132,7 +131,7 @@ def test_the_server_killed_mid_insert_and_restarted_the_sink_retries_and_nothing
 
     def produce_steadily() -> None:
         try:
-            with RawPublisher(settings_of(env)) as publisher:
+            with publisher_of(env) as publisher:
                 for body in good_records(n, prefix="chdown"):
                     publisher.publish("webform", body)
                     time.sleep(0.01)  # ~30 s of traffic: the outage falls in the middle

@@ -22,7 +22,6 @@ import httpx
 import pytest
 from kafka.errors import KafkaTimeoutError
 
-from kafkaio.producer import RawPublisher
 from tests.integration.cluster import Cluster
 from tests.integration.harness import (
     ROOT,
@@ -30,8 +29,8 @@ from tests.integration.harness import (
     Worker,
     free_port,
     pipeline_env,
+    publisher_of,
     query_store,
-    settings_of,
     wait_for,
 )
 from tests.integration.test_pipeline import good_records
@@ -93,7 +92,7 @@ def publish_steadily(
     """
     count = 0
     try:
-        with RawPublisher(settings_of(env)) as publisher:
+        with publisher_of(env) as publisher:
             for i, body in enumerate(bodies):
                 if stop is not None and stop.is_set():
                     break
@@ -205,7 +204,7 @@ def test_two_brokers_down_nothing_acknowledged_then_one_returns_and_all_flows(cl
 
             # The publisher (what connectors use) keeps its records and retries: nothing confirmed.
             bodies = good_records(200, prefix="belowisr")
-            with RawPublisher(settings_of(env)) as publisher:
+            with publisher_of(env) as publisher:
                 for body in bodies:
                     publisher.publish("webform", body)
                 with pytest.raises(KafkaTimeoutError):  # held, not failed: the producer retries
@@ -239,7 +238,7 @@ def test_two_brokers_down_nothing_acknowledged_then_one_returns_and_all_flows(cl
 
 def _publish_simulated_day(env: dict[str, str], day_dir: Path) -> int:
     n = 0
-    with RawPublisher(settings_of(env)) as publisher:
+    with publisher_of(env) as publisher:
         for path in sorted(day_dir.glob("raw.*.jsonl")):
             channel = path.name.removeprefix("raw.").removesuffix(".jsonl")
             for line in path.read_text().splitlines():

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from kafka import KafkaAdminClient
 
-from kafkaio.producer import RawPublisher
 from tests.bad_inputs import bad_input
 from tests.integration.harness import (
     ROOT,
@@ -21,8 +20,8 @@ from tests.integration.harness import (
     Worker,
     free_port,
     pipeline_env,
+    publisher_of,
     query_store,
-    settings_of,
     wait_for,
 )
 from tests.integration.test_pipeline import good_records, publish
@@ -90,7 +89,7 @@ def test_broker_down_for_30s_under_load_and_everything_arrives(own_broker: dict[
     def produce_steadily() -> None:
         # One long-lived producer, as a connector has: it must ride out the outage by itself.
         try:
-            with RawPublisher(settings_of(env)) as publisher:
+            with publisher_of(env) as publisher:
                 for body in good_records(n, prefix="outage"):
                     publisher.publish("webform", body)
                     time.sleep(0.015)  # about 60 records/s for ~50 s: the outage falls in the middle

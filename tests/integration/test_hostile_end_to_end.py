@@ -105,7 +105,7 @@ def test_hostile_records_end_as_reasoned_dead_letters_and_the_loop_never_stalls(
     try:
         wait_for(lambda: loop_lag(worker.scrape())["count"] > 0, 10, "the loop-lag probe's first observation")
         lag_before = loop_lag(worker.scrape())  # from here on: the hostile run, start-up excluded
-        with RawPublisher(settings) as publisher:
+        with RawPublisher(settings.kafka, settings.topics) as publisher:
             for key, text in GOOD.items():
                 publisher.publish("webform", json.dumps({"id": f"he-{key}", "text": text}, ensure_ascii=False).encode())
             for channel, body, _ in RAW:
@@ -119,11 +119,11 @@ def test_hostile_records_end_as_reasoned_dead_letters_and_the_loop_never_stalls(
         )
 
         # Out-of-window times straight to the SLA stage and the sink.
-        producer = clients.producer(settings, acks="all")
+        producer = clients.producer(settings.kafka, acks="all")
         for i, ev in enumerate(BAD_EVENTS):
             value = {"event_id": f"bad-{i}", "message_id": mid["plain"], **ev}
             producer.send(
-                settings.topic_prefix + CASE_EVENTS, key=mid["plain"].encode(), value=json.dumps(value).encode()
+                settings.topics.prefix + CASE_EVENTS, key=mid["plain"].encode(), value=json.dumps(value).encode()
             )
         # A zone-less `at` (Moscow time) beside one with a zone, for one case.
         now = datetime.now(UTC) - timedelta(minutes=5)
@@ -137,7 +137,7 @@ def test_hostile_records_end_as_reasoned_dead_letters_and_the_loop_never_stalls(
         ]
         for ev in zones:
             value = json.dumps({"message_id": mid["zones"], **ev}).encode()
-            producer.send(settings.topic_prefix + CASE_EVENTS, key=mid["zones"].encode(), value=value)
+            producer.send(settings.topics.prefix + CASE_EVENTS, key=mid["zones"].encode(), value=value)
         producer.flush(30)
         producer.close()
 

@@ -6,9 +6,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kafkaio.producer import RawPublisher
 from schemas.case import UNRESOLVED
-from tests.integration.harness import TOKEN, Worker, pipeline_env, query_store, settings_of, wait_for
+from tests.integration.harness import TOKEN, Worker, pipeline_env, publisher_of, query_store, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -50,7 +49,7 @@ BAD_RECORDS = [
 
 
 def publish(env: dict[str, str], bodies: list[bytes], channel: str = "webform") -> None:
-    with RawPublisher(settings_of(env)) as publisher:
+    with publisher_of(env) as publisher:
         for body in bodies:
             publisher.publish(channel, body)
 

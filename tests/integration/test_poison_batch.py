@@ -44,7 +44,7 @@ def prepare_store(env: dict[str, str], poison_id: str) -> None:
         "migrate(c)\n"
         "c.command(f\"ALTER TABLE cases ADD CONSTRAINT {sys.argv[3]} CHECK message_id != '{sys.argv[2]}'\")\n"
     )
-    dsn = settings_of(env).resolved_clickhouse_dsn
+    dsn = settings_of(env).store.resolved_dsn
     argv = [sys.executable, "-c", code, dsn, poison_id, POISON_CONSTRAINT]
     subprocess.run(argv, check=True, timeout=120, cwd=ROOT, env=env)
 

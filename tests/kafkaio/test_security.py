@@ -14,18 +14,19 @@ import pytest
 from aiokafka import AIOKafkaClient
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from pydantic import ValidationError
 
 from kafkaio import KafkaSettings, SaslMechanism, SecurityProtocol, client_options
 from mcu.app import _credentials
-from mcu.settings import Settings, describe_settings_error
+from mcu.settings import Settings, SettingsError
 from tests.kafka_tls import CLIENT_KEY_PASSWORD, Pki, make_pki
 
 SASL = [p for p in SecurityProtocol if p.uses_sasl]
 TLS = [p for p in SecurityProtocol if p.uses_tls]
 
 
-def _settings(protocol: SecurityProtocol, mechanism: SaslMechanism | None, pki: Pki, *, client_cert: bool) -> Settings:
+def _settings(
+    protocol: SecurityProtocol, mechanism: SaslMechanism | None, pki: Pki, *, client_cert: bool
+) -> KafkaSettings:
     kw: dict[str, Any] = {"kafka_security_protocol": protocol.value.lower()}  # the spelling that used to fail open
     if protocol.uses_sasl:
         assert mechanism is not None
@@ -43,7 +44,7 @@ def _settings(protocol: SecurityProtocol, mechanism: SaslMechanism | None, pki: 
                 "kafka_ssl_keyfile": pki.client_key,
                 "kafka_ssl_key_password": CLIENT_KEY_PASSWORD,
             }
-    return Settings(**kw)
+    return Settings.from_env(kw).kafka  # the variables' names, as a deployment sets them
 
 
 def _ca_subjects(context: ssl.SSLContext | None) -> list[Any] | None:
@@ -64,7 +65,7 @@ def _effective(opts: dict[str, Any] | Any) -> dict[str, Any]:
     }
 
 
-def _faust_to_aiokafka(s: Settings) -> dict[str, Any]:
+def _faust_to_aiokafka(s: KafkaSettings) -> dict[str, Any]:
     """What Faust's aiokafka driver passes to every consumer, producer and admin client it makes."""
     app = faust.App("security-test", broker="kafka://127.0.0.1:1", broker_credentials=_credentials(s))
     return dict(credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context))
@@ -144,7 +145,7 @@ def test_the_shared_context_presents_the_client_certificate_and_trusts_only_the_
 
     # A CA that did not sign the broker: the same settings with it refuse the server.
     other = make_pki(tmp_path / "other", ca_name="other-ca")
-    stranger = s.model_copy(update={"kafka_ssl_cafile": other.ca})
+    stranger = s.model_copy(update={"ssl_cafile": other.ca})
     listener, _ = _tls_server(pki)
     with listener, socket.create_connection(listener.getsockname(), timeout=10) as raw:
         with pytest.raises(ssl.SSLCertVerificationError):
@@ -231,13 +232,13 @@ def test_invalid_combinations_are_clear_errors(kw: dict[str, Any], message: str,
     not_a_ca.write_text("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n")
     files["KEY_AS_CA"] = not_a_ca
     kw = {k: files.get(v, v) if isinstance(v, str) else v for k, v in kw.items()}
-    with pytest.raises(ValidationError) as caught:
-        Settings(**kw)
-    text = describe_settings_error(caught.value)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(kw)
+    text = str(caught.value)
     assert message in text
     assert "\n" not in text
 
 
 def test_plaintext_needs_nothing() -> None:
     assert client_options(KafkaSettings()) == {"security_protocol": "PLAINTEXT"}
-    assert _credentials(Settings()) is None
+    assert _credentials(Settings.load().kafka) is None

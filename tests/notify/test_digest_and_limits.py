@@ -93,12 +93,12 @@ def test_daily_digest_groups_the_block_and_reaches_its_head(smtp: SmtpServer) ->
 def test_notifier_from_settings_has_only_configured_channels() -> None:
     from pydantic import SecretStr
 
-    from mcu.settings import Settings
+    from sinks.notify.settings import NotifySettings
     from sinks.notify.wiring import make_notifier
 
-    n = make_notifier(Settings())
+    n = make_notifier(NotifySettings())
     assert set(n.senders) == {"email"}
-    n = make_notifier(Settings(telegram_bot_token=SecretStr("1:x"), webhook_secret=SecretStr("s")))
+    n = make_notifier(NotifySettings(telegram_bot_token=SecretStr("1:x"), webhook_secret=SecretStr("s")))
     assert set(n.senders) == {"email", "telegram", "webhook"}
     assert n.contacts.data.version.startswith("example")
     asyncio.run(n.aclose())

@@ -15,21 +15,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_production_is_the_default_and_refuses_the_built_in_key() -> None:
-    s = Settings()
-    assert s.env == "production"
+    s = Settings.load()
+    assert s.service.env == "production"
     with pytest.raises(SettingsError, match="MCU_AUTHOR_HMAC_KEY"):
         check_author_key(s)
     with pytest.raises(SettingsError, match="MCU_AUTHOR_HMAC_KEY"):
-        check_author_key(Settings(author_hmac_key=DEVELOPMENT_AUTHOR_KEY))  # set explicitly: just as bad
+        check_author_key(Settings.from_env(author_hmac_key=DEVELOPMENT_AUTHOR_KEY))  # set explicitly: just as bad
 
 
 def test_a_real_key_passes_silently_in_both_modes() -> None:
-    assert check_author_key(Settings(author_hmac_key="a-real-secret-key")) is None
-    assert check_author_key(Settings(env="development", author_hmac_key="a-real-secret-key")) is None
+    assert check_author_key(Settings.from_env(author_hmac_key="a-real-secret-key")) is None
+    assert check_author_key(Settings.from_env(env="development", author_hmac_key="a-real-secret-key")) is None
 
 
 def test_development_mode_allows_the_built_in_key_with_a_warning() -> None:
-    warning = check_author_key(Settings(env="development"))
+    warning = check_author_key(Settings.from_env(env="development"))
     assert warning is not None and "MCU_AUTHOR_HMAC_KEY" in warning
 
 

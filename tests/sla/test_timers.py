@@ -241,10 +241,10 @@ def test_abort_refires_the_same_events(timers: SlaTimers) -> None:
 
 
 def test_wiring_from_settings_uses_the_packaged_files() -> None:
-    from mcu.settings import Settings
+    from sla.settings import SlaSettings
     from sla.wiring import make_timers
 
-    t = make_timers(Settings(sla_work_hours="08:00-17:00"))
+    t = make_timers(SlaSettings(work_hours="08:00-17:00"))
     case = make_case(msk(2026, 3, 10, 8, 0), Channel.INCIDENT)
     t.on_case(case)
     state = next(t.states())
