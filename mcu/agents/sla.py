@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
+from kafkaio.partitioner import kafka_partition
 from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter_value
 from mcu.metrics import SLA_EVENTS, SLA_OUTBOX, SLA_PENDING, SLA_PENDING_DROPPED, STAGE_PROCESSED, STAGE_SECONDS
@@ -16,7 +17,7 @@ from schemas import Case, CaseEvent, SlaEvent
 from schemas.times import EARLIEST
 from sinks.notify.digest import digest_items
 from sinks.notify.wiring import make_notifier
-from sla.timers import DROP_AGE, DROP_REASONS, Refused, event_digest, kafka_partition
+from sla.timers import DROP_AGE, DROP_REASONS, Refused, event_digest
 from sla.wiring import make_timers
 
 log = logging.getLogger(__name__)
