@@ -160,6 +160,12 @@ class Settings(KafkaSettings):
         gt=0,
         description="how long events wait for their case before they become dead letters (sla_pending_expired)",
     )
+    sla_tick_max_cases: int = Field(
+        default=1000,
+        ge=1,
+        description="due cases one SLA tick (every second) fires at most, in chunks of 100 with the event loop "
+        "free between them; the rest fire on the next ticks, so a backlog never starves the streams",
+    )
     contacts_file: Path | None = Field(
         default=None, description="who gets SLA notifications; see sinks/notify/data/contacts.example.yaml"
     )

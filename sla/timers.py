@@ -232,22 +232,27 @@ class SlaTimers:
         if since is not None:
             heapq.heappush(self._waiting_heap, (since, expired.message_id))
 
-    def collect(self, now: datetime) -> Collected:
-        """Fire what is due; the caller sends the events, then calls ``commit``."""
+    def collect(self, now: datetime, limit: int | None = None) -> Collected:
+        """Fire what is due, for at most ``limit`` cases (the rest stay in the index for the next
+        call: a backlog of due timers never makes one tick long); the caller sends the events, then
+        calls ``commit``."""
         n = _ts(now)
         events: list[SlaEvent] = []
         updates: dict[str, bytes] = {}
         base: dict[str, bytes] = {}
-        for at, mid in self.index.pop_due(n):
+        # Stale entries are cheap but not free: a bounded call also stops after this many pops.
+        scan = None if limit is None else limit * 8
+        for popped, (at, mid) in enumerate(self.index.pop_due(n), 1):
             raw = updates.get(mid) or self.store.get(mid)
-            if raw is None or next_fire_of(raw) != at:
-                continue  # stale entry: the case moved, closed or already fired
-            if self.owns is not None and not self.owns(mid):
-                continue  # the partition went to another worker; rebuild() drops the rest
-            s, fired = self.rules.fire(loads(mid, raw), n)
-            events.extend(fired)
-            base.setdefault(mid, raw)
-            updates[mid] = dumps(s)
+            # A stale entry (the case moved, closed or already fired) or a case of a partition
+            # that went to another worker (rebuild() drops the rest) is skipped.
+            if raw is not None and next_fire_of(raw) == at and (self.owns is None or self.owns(mid)):
+                s, fired = self.rules.fire(loads(mid, raw), n)
+                events.extend(fired)
+                base.setdefault(mid, raw)
+                updates[mid] = dumps(s)
+            if (limit is not None and len(updates) >= limit) or (scan is not None and popped >= scan):
+                break  # pop_due pops lazily: what was not reached stays in the index
         events.sort(key=lambda e: (e.at, e.message_id, e.term))
         return Collected(events, updates, base)
 
@@ -272,6 +277,11 @@ class SlaTimers:
             nf = None if raw is None else next_fire_of(raw)
             if nf is not None:
                 self.index.push(mid, nf)
+
+    def due(self, now: datetime) -> bool:
+        """Whether the index holds an entry due by ``now`` (it may be stale: then a collect finds nothing)."""
+        nxt = self.index.peek()
+        return nxt is not None and nxt <= _ts(now)
 
     def tick(self, now: datetime) -> list[SlaEvent]:
         batch = self.collect(now)
