@@ -9,6 +9,7 @@ from ingest.cli import connector, simulate_cmd
 from kafkaio.clients import KafkaLoginRefused
 from mcu.commands.dlq import dlq
 from mcu.commands.ingest import ingest
+from mcu.commands.replay import replay
 from mcu.commands.schemas_export import schemas_group
 from mcu.commands.service import counts, db, demo, worker
 from mcu.settings import SettingsError
@@ -35,7 +36,7 @@ def main(log_level: str) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report, connector, simulate_cmd):
+for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report, connector, simulate_cmd, replay):
     main.add_command(command)
 main.add_command(sla_group)
 main.add_command(classify_group)
