@@ -41,7 +41,7 @@ from kafka import KafkaConsumer, TopicPartition
 from classify.enricher import Enricher
 from ingest.normalize import Rejected, normalize_record
 from ingest.wire import decode_headers
-from schemas import Case
+from schemas import Case, NormalizedMessage
 from sinks.clickhouse.rows import CASE_COLUMNS, case_row
 from sinks.clickhouse.sink import ClickHouseSink, RejectedRow, SinkRow
 
@@ -49,6 +49,7 @@ from sinks.clickhouse.sink import ClickHouseSink, RejectedRow, SinkRow
 _WHEN = ("enriched_at", "version")
 COMPARED = [c for c in CASE_COLUMNS if c not in _WHEN]
 _COMPARED_AT = [CASE_COLUMNS.index(c) for c in COMPARED]
+_CREATED, _FETCHED = COMPARED.index("created_at"), COMPARED.index("fetched_at")
 # The reports' "open" (migration 0010, daily_stats_source): its negation is "closed".
 _CLOSED_SQL = (
     "SELECT message_id FROM case_state WHERE message_id IN {ids:Array(String)} AND NOT "
@@ -74,19 +75,23 @@ class Limits:
     topic_prefix: str = ""
 
 
+Source = tuple[str, int, int]  # topic, partition, offset of the raw record
+FirstSeen = tuple[datetime, datetime]  # created_at, fetched_at of a case as first stored
+
+
 @dataclass(slots=True)
 class Classified:
     """One batch through the pure stages: the cases by message id (last record wins, as in the
     live pipeline where the later write has the higher version) and what was refused, by reason."""
 
-    cases: dict[str, tuple[tuple[str, int, int], Case]] = field(default_factory=dict)
+    cases: dict[str, tuple[Source, Case]] = field(default_factory=dict)
     refused: Counter[str] = field(default_factory=Counter)
 
 
-def classify_records(
-    records: Iterable[RawRecord], enricher: Enricher, limits: Limits, enriched_at: datetime
-) -> Classified:
-    out = Classified()
+def normalise_records(
+    records: Iterable[RawRecord], limits: Limits, refused: Counter[str]
+) -> dict[str, tuple[Source, NormalizedMessage]]:
+    out: dict[str, tuple[Source, NormalizedMessage]] = {}
     for rec in records:
         try:
             message = normalize_record(
@@ -98,16 +103,57 @@ def classify_records(
                 max_text_chars=limits.max_text_chars,
                 now=datetime.fromtimestamp(rec.timestamp / 1000, UTC),
             )
-            classification, routing = enricher.enrich(message)
-            case = Case(message=message, classification=classification, routing=routing, enriched_at=enriched_at)
         except Rejected as rej:
-            out.refused[rej.reason] += 1
+            refused[rej.reason] += 1
             continue
         except Exception as exc:  # one bad record never stops the run; the worker dead-lettered it too
-            out.refused[f"processing_error:{type(exc).__name__}"] += 1
+            refused[f"processing_error:{type(exc).__name__}"] += 1
             continue
-        out.cases[case.message_id] = ((rec.topic, rec.partition, rec.offset), case)
+        out.pop(message.message_id, None)  # keep arrival order: the last record of a message wins
+        out[message.message_id] = ((rec.topic, rec.partition, rec.offset), message)
     return out
+
+
+def enrich_messages(
+    messages: dict[str, tuple[Source, NormalizedMessage]],
+    enricher: Enricher,
+    enriched_at: datetime,
+    refused: Counter[str],
+    first_seen: dict[str, FirstSeen] | None = None,
+) -> dict[str, tuple[Source, Case]]:
+    """Cases of today's model. A case already stored keeps the times of its first intake: a record
+    without its own creation time got the worker's clock then, and a replay must not move a case
+    to another day of the reports (nor into another duplicate cluster)."""
+    out: dict[str, tuple[Source, Case]] = {}
+    for mid, (source, message) in messages.items():
+        if first_seen and mid in first_seen:
+            created, fetched = first_seen[mid]
+            message = message.model_copy(update={"created_at": created, "fetched_at": fetched})
+        try:
+            classification, routing = enricher.enrich(message)
+            case = Case(message=message, classification=classification, routing=routing, enriched_at=enriched_at)
+        except Exception as exc:
+            refused[f"processing_error:{type(exc).__name__}"] += 1
+            continue
+        out[mid] = (source, case)
+    return out
+
+
+def classify_records(
+    records: Iterable[RawRecord],
+    enricher: Enricher,
+    limits: Limits,
+    enriched_at: datetime,
+    first_seen: dict[str, FirstSeen] | None = None,
+) -> Classified:
+    out = Classified()
+    out.cases = enrich_messages(normalise_records(records, limits, out.refused), enricher, enriched_at,
+                                out.refused, first_seen)  # fmt: skip
+    return out
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _f32(x: float) -> float:
@@ -141,10 +187,11 @@ class StoreView:
     def key(self, values: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(canon(v, t) for v, t in zip(values, self.types, strict=True))
 
-    def stored(self, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    def stored(self, ids: list[str]) -> dict[str, tuple[FirstSeen, tuple[Any, ...]]]:
+        """Per stored case: its first intake times and its comparable row."""
         sql = f"SELECT {', '.join(COMPARED)} FROM cases FINAL WHERE message_id IN {{ids:Array(String)}}"
         rows = self.client.query(sql, parameters={"ids": ids}).result_rows
-        return {r[0]: self.key(r) for r in rows}
+        return {r[0]: ((_utc(r[_CREATED]), _utc(r[_FETCHED])), self.key(r)) for r in rows}
 
     def closed(self, ids: list[str]) -> set[str]:
         return {r[0] for r in self.client.query(_CLOSED_SQL, parameters={"ids": ids}).result_rows}
@@ -238,20 +285,21 @@ class Replay:
 
     def batch(self, records: list[Any], progress: Progress) -> None:
         progress.read += len(records)
-        got = classify_records(records, self.enricher, self.limits, datetime.now(UTC))
-        progress.refused.update(got.refused)
-        if not got.cases:
+        messages = normalise_records(records, self.limits, progress.refused)
+        if not messages:
             return
-        ids = list(got.cases)
+        ids = list(messages)
         stored = self.view.stored(ids)
         closed = self.view.closed(ids) if self.open_only else set()
+        for mid in closed:
+            messages.pop(mid, None)
+        progress.skipped_closed += len(closed)
+        first_seen = {mid: times for mid, (times, _) in stored.items()}
+        cases = enrich_messages(messages, self.enricher, datetime.now(UTC), progress.refused, first_seen)
         rows: list[SinkRow] = []
-        for mid, ((topic, partition, offset), case) in got.cases.items():
-            if mid in closed:
-                progress.skipped_closed += 1
-                continue
+        for mid, ((topic, partition, offset), case) in cases.items():
             values = case_row(case)
-            if stored.get(mid) == self.view.key([values[i] for i in _COMPARED_AT]):
+            if mid in stored and stored[mid][1] == self.view.key([values[i] for i in _COMPARED_AT]):
                 progress.unchanged += 1
                 continue
             rows.append(SinkRow((f"replay.{self.run_id}.{topic}", partition, offset), values))

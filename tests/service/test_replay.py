@@ -92,3 +92,15 @@ def test_since_without_a_zone_is_moscow_time() -> None:
     assert parse_since("2026-01-01T12:00:00+00:00") == datetime(2026, 1, 1, 12, tzinfo=UTC)
     with pytest.raises(Exception, match="ГГГГ-ММ-ДД"):
         parse_since("вчера")
+
+
+def test_a_stored_case_keeps_the_times_of_its_first_intake(enricher: Enricher) -> None:
+    # No creation time in the payload and no received-at header: the worker's clock was the creation
+    # time the first time; a replay must not move the case to another day.
+    records = [rec({"id": "r5", "text": "Нет света на улице Ленина в Туапсе"}, 1)]
+    mid = message_id_for("webform", "r5")
+    first = datetime(2026, 3, 10, 9, 0, 7, 123000, tzinfo=UTC)
+    kept = classify_records(records, enricher, LIMITS, datetime.now(UTC), {mid: (first, first)}).cases[mid][1]
+    fresh = classify_records(records, enricher, LIMITS, datetime.now(UTC)).cases[mid][1]
+    assert (kept.message.created_at, kept.message.fetched_at) == (first, first)
+    assert fresh.message.created_at == T0  # the broker timestamp stands in for the worker's clock
