@@ -111,6 +111,8 @@ def replay(from_raw: bool, since: str | None, open_only: bool, batch_size: int, 
         settings,
         group_id=None,
         enable_auto_commit=False,
+        # a start offset that retention deleted meanwhile: from the oldest record kept, not the end
+        auto_offset_reset="earliest",
         max_poll_records=batch_size,
         max_partition_fetch_bytes=max(settings.max_record_bytes * 2, 4 << 20),
         fetch_max_bytes=max(settings.max_record_bytes * 4, 32 << 20),
@@ -124,6 +126,8 @@ def replay(from_raw: bool, since: str | None, open_only: bool, batch_size: int, 
             err=True,
         )
         _run(run, consumer, ranges, batch_size, progress)
+    except TimeoutError as exc:
+        raise click.ClickException(f"{exc}; уже записанное повторный запуск пропустит") from None
     finally:
         consumer.close()
     if progress.written and not no_refresh:
