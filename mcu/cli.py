@@ -10,6 +10,7 @@ from mcu.commands.connector import connector, simulate_cmd
 from mcu.commands.correct import correct
 from mcu.commands.dlq import dlq
 from mcu.commands.ingest import ingest
+from mcu.commands.replay import replay
 from mcu.commands.report import report
 from mcu.commands.schemas_export import schemas_group
 from mcu.commands.service import counts, db, demo, worker
@@ -36,7 +37,7 @@ def main(log_level: str) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report, connector, simulate_cmd):
+for command in (worker, ingest, dlq, schemas_group, db, demo, counts, report, connector, simulate_cmd, replay):
     main.add_command(command)
 main.add_command(sla_group)
 # classify/ must not import mcu (settings, store): the command that needs them joins the group here.

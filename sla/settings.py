@@ -29,6 +29,12 @@ class SlaSettings(BaseSettings):
         gt=0,
         description="how long events wait for their case before they become dead letters (sla_pending_expired)",
     )
+    tick_max_cases: int = Field(
+        default=1000,
+        ge=1,
+        description="due cases one SLA tick (every second) fires at most, in chunks of 100 with the event loop "
+        "free between them; the rest fire on the next ticks, so a backlog never starves the streams",
+    )
     digest_cron: str = Field(
         default="0 8 * * 1-5", description="when block heads get the daily digest (cron, Europe/Moscow)"
     )

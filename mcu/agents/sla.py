@@ -5,10 +5,12 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
+from kafkaio.partitioner import kafka_partition
 from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter_value
 from mcu.metrics import SLA_EVENTS, SLA_OUTBOX, SLA_PENDING, SLA_PENDING_DROPPED, STAGE_PROCESSED, STAGE_SECONDS
@@ -16,7 +18,8 @@ from schemas import Case, CaseEvent, SlaEvent
 from schemas.times import EARLIEST
 from sinks.notify.digest import digest_items
 from sinks.notify.wiring import make_notifier
-from sla.timers import DROP_AGE, DROP_REASONS, Refused, event_digest, kafka_partition
+from sla.tick import fire_due
+from sla.timers import DROP_AGE, DROP_REASONS, Refused, event_digest
 from sla.wiring import make_timers
 
 log = logging.getLogger(__name__)
@@ -159,9 +162,9 @@ def _owned_partitions() -> set[int]:
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == cases}
 
 
-@app.timer(interval=TICK_SECONDS)
 async def sla_tick() -> None:
-    """Fire due timers of this worker's partitions; cost follows due timers, not open ones."""
+    """Fire due timers of this worker's partitions; cost follows due timers, not open ones, and is
+    bounded per tick (MCU_SLA_TICK_MAX_CASES, sla/tick.py)."""
     if app.rebalancing or app.tables.recovery.in_recovery or not app.tables.recovery.completed.is_set():
         return
     owned = _owned_partitions()
@@ -171,20 +174,31 @@ async def sla_tick() -> None:
         log.info("SLA: owning partitions %s, %d open timers indexed", sorted(owned), timers.rebuild())
     now = datetime.now(UTC)
     await _expire_waiting(now)
+    await asyncio.sleep(0)
     # Events of a state change whose send failed or was cut short by a crash (found by rebuild).
     await _send_outbox(timers.take_unsent())
-    batch = timers.collect(now)
-    if not batch.events and not batch.updates:
-        return
+    await asyncio.sleep(0)
     try:
         # The table must not record a step as fired before its event is on the broker: a worker
         # killed in between would otherwise restart believing the warning was sent.
-        await _emit(batch.events, confirmed=True)
+        report = await fire_due(timers, now, partial(_emit, confirmed=True), max_cases=settings.sla.tick_max_cases)
     except Exception:
-        timers.abort(batch)  # the same events, same dedup keys, next tick
-        log.exception("SLA: sending %d events failed; they fire again next tick", len(batch.events))
+        log.exception("SLA: sending due events failed; they fire again next tick")
         return
-    timers.commit(batch)
+    if report.more_due:
+        log.info("SLA: %d cases fired this tick, more are due: the next ticks go on", report.cases)
+
+
+@app.task
+async def sla_timer_loop() -> None:
+    """Ticks that cannot overlap: the next one starts TICK_SECONDS after the previous one ended
+    (an app.timer fires on a fixed interval and warned 'Timer sla_tick is overlapping' under load)."""
+    while True:
+        try:
+            await sla_tick()
+        except Exception:  # one failed tick must not end the timers for good
+            log.exception("SLA: tick failed")
+        await asyncio.sleep(TICK_SECONDS)
 
 
 @app.crontab(settings.sla.digest_cron, timezone=ZoneInfo("Europe/Moscow"))

@@ -253,7 +253,7 @@ def test_wiring_from_settings_uses_the_packaged_files() -> None:
 
 
 def test_only_owned_partitions_fire(policies, cal) -> None:  # type: ignore[no-untyped-def]
-    from sla.timers import kafka_partition
+    from kafkaio.partitioner import kafka_partition
 
     store: dict[str, bytes] = {}
     cases = [make_case(msk(2026, 3, 10, 9, 0), Channel.INCIDENT, source_id=f"own-{i}") for i in range(40)]

@@ -10,6 +10,7 @@ import pytest
 from schemas import CaseEvent, SlaEventKind
 from schemas import CaseEventType as T
 from schemas.channels import Channel
+from sla import rules as rules_mod
 from sla import timers as timers_mod
 from sla.calendar import MSK, CalendarError, WorkingCalendar
 from sla.policies import load_policies
@@ -123,7 +124,7 @@ def test_a_format_1_state_keeps_what_it_remembered() -> None:
 
 
 def test_more_events_than_a_case_may_take_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(timers_mod, "MAX_EVENTS", 3)
+    monkeypatch.setattr(rules_mod, "MAX_EVENTS", 3)  # the rules enforce it
     t = new_timers()
     case = make_case(msk(2026, 3, 2, 9, 0), Channel.LETTER)
     t.on_case(case)
