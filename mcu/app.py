@@ -11,6 +11,7 @@ from faust.types.auth import CredentialsT
 from mode.utils.objects import cached_property
 
 from kafkaio import KafkaSettings, client_options
+from mcu import commit_guard
 from mcu.flow_control import KeepQueuesWhileFlowing
 from mcu.offset_gaps import OffsetGapSensor
 from mcu.settings import Settings, get_settings
@@ -71,6 +72,7 @@ class McuApp(faust.App):
 
 
 def create_app(s: Settings) -> faust.App:
+    commit_guard.install()
     McuApp.topic_min_insync_replicas = s.min_insync_replicas
     app = McuApp(
         s.app_id,
@@ -111,7 +113,6 @@ def bytes_topic(*names: str) -> faust.TopicT:
 
 
 raw_topics = bytes_topic(*topics.RAW_TOPICS)
-normalized_topic = bytes_topic(topics.MESSAGES_NORMALIZED)
 cases_topic = bytes_topic(topics.CASES)
 case_events_topic = bytes_topic(topics.CASE_EVENTS)
 sla_events_topic = bytes_topic(topics.SLA_EVENTS)

@@ -46,7 +46,8 @@ class Settings(KafkaSettings):
     app_id: str = Field(default="mcu", description="Kafka consumer group and Faust app id")
     roles: str = Field(
         default="all",
-        description="stages this worker runs: all, or a comma list of normalize, enrich, sla, notify, sink",
+        description="stages this worker runs: all, or a comma list of enrich (raw → cases: normalise, classify,"
+        " route; `normalize` is the same agent), sla, notify, sink",
     )
     clickhouse_dsn: str | None = Field(
         default=None,
@@ -82,6 +83,16 @@ class Settings(KafkaSettings):
     author_hmac_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_AUTHOR_KEY),
         description="key for pseudonymising authors; required unless MCU_ENV=development",
+    )
+    stage_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="most records the enrich and SLA agents take into one batch (one confirmation per batch)",
+    )
+    stage_batch_seconds: float = Field(
+        default=0.2,
+        gt=0,
+        description="longest wait of the enrich and SLA agents for a batch to fill before they process it",
     )
     sink_batch_size: int = Field(default=1000, ge=1)
     sink_batch_seconds: float = Field(default=1.0, gt=0)
