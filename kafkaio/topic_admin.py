@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 
 PIPELINE_TOPICS = (
     *topics.RAW_TOPICS,
-    topics.MESSAGES_NORMALIZED,
     topics.CASES,
     topics.CASE_EVENTS,
     topics.SLA_EVENTS,

@@ -12,6 +12,7 @@ from faust.types.auth import CredentialsT
 from mode.utils.objects import cached_property
 
 from kafkaio import KafkaSettings, client_options
+from mcu import commit_guard
 from mcu.flow_control import KeepQueuesWhileFlowing
 from mcu.offset_gaps import OffsetGapSensor
 from mcu.settings import Settings, get_settings
@@ -72,6 +73,7 @@ class McuApp(faust.App):
 
 
 def create_app(s: Settings) -> faust.App:
+    commit_guard.install()
     McuApp.topic_min_insync_replicas = s.topics.effective_min_insync_replicas
     app = McuApp(
         s.service.app_id,
@@ -105,7 +107,6 @@ def create_app(s: Settings) -> faust.App:
 # test that needs only create_app or DurableProducer does not read the environment.
 _TOPICS = {
     "raw_topics": topics.RAW_TOPICS,
-    "normalized_topic": (topics.MESSAGES_NORMALIZED,),
     "cases_topic": (topics.CASES,),
     "case_events_topic": (topics.CASE_EVENTS,),
     "sla_events_topic": (topics.SLA_EVENTS,),

@@ -5,6 +5,7 @@ from typing import TypeVar
 from faust.types import EventT
 from pydantic import ValidationError
 
+from mcu.agents.stage import Deliveries
 from mcu.app import dlq_topic
 from mcu.metrics import DEAD_LETTERS, STAGE_FAILED
 from schemas import DeadLetter
@@ -34,12 +35,20 @@ def dead_letter_for(event: EventT, stage: str, reason: str, error: str) -> DeadL
     )
 
 
-async def send_dead_letter(event: EventT, stage: str, reason: str, error: str) -> None:
-    """Park the record with why it failed; the stream goes on with the next one."""
+async def send_dead_letter(event: EventT, stage: str, reason: str, error: str, out: Deliveries | None = None) -> None:
+    """Park the record with why it failed; the stream goes on with the next one.
+
+    A dead letter is an output like any other: its input may be released only once Kafka has it.
+    With ``out`` (a batch's deliveries) it is confirmed with the rest of the batch; without, here.
+    """
     letter = dead_letter_for(event, stage, reason, error)
     DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
     STAGE_FAILED.labels(stage=stage).inc()
-    await dlq_topic.send(key=letter.key.encode() if letter.key else None, value=letter.model_dump_json().encode())
+    own = out is None
+    out = Deliveries(stage) if out is None else out
+    await out.send(dlq_topic, letter.key.encode() if letter.key else None, letter.model_dump_json().encode())
+    if own:
+        await out.confirm()
 
 
 async def send_dead_letter_value(
@@ -64,20 +73,22 @@ async def send_dead_letter_value(
     DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
     STAGE_FAILED.labels(stage=stage).inc()
     fut = await dlq_topic.send(key=key.encode() if key else None, value=letter.model_dump_json().encode())
-    await fut
+    await fut  # the caller keeps the events on failure and tries again (mcu/agents/sla.py)
 
 
-async def apply_or_dead_letter(event: EventT, stage: str, fn: Callable[[bytes], T]) -> T | None:
+async def apply_or_dead_letter(
+    event: EventT, stage: str, fn: Callable[[bytes], T], out: Deliveries | None = None
+) -> T | None:
     """``fn(event.value)``, or None after the record went to the dead letters with the reason."""
     try:
         return fn(event.value)
     except ValidationError as exc:
         reason = BAD_TIME if is_bad_time(exc.errors()) else "validation"
-        await send_dead_letter(event, stage, reason, str(exc)[:2000])
+        await send_dead_letter(event, stage, reason, str(exc)[:2000], out)
     except Exception as exc:  # one bad record must never stop the stream
         # A stage's own refusal (e.g. sla.timers.Refused) names its reason; anything else is a bug.
         reason = getattr(exc, "dead_letter_reason", None)
         await send_dead_letter(
-            event, stage, reason if isinstance(reason, str) else "processing_error", f"{type(exc).__name__}: {exc}"
+            event, stage, reason if isinstance(reason, str) else "processing_error", f"{type(exc).__name__}: {exc}", out
         )
     return None

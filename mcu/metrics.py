@@ -41,6 +41,17 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0),
 )
+STAGE_BATCH_RECORDS = Histogram(
+    "mcu_stage_batch_records",
+    "Records in one batch a stage took from its stream",
+    ["stage"],
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500),
+)
+STAGE_SEND_RETRIES = Counter(
+    "mcu_stage_send_retries_total",
+    "Outputs Kafka did not confirm and the stage sent again (its input is held until they are confirmed)",
+    ["stage"],
+)
 INGEST_TO_SINK = Histogram(
     "mcu_ingest_to_sink_seconds",
     "From the connector's fetch to the ClickHouse insert",
@@ -129,6 +140,8 @@ def initialise_series(app: "faust.App", stages: Iterable[str]) -> None:
         STAGE_PROCESSED.labels(stage=stage)
         STAGE_FAILED.labels(stage=stage)
         STAGE_SECONDS.labels(stage=stage)
+        STAGE_BATCH_RECORDS.labels(stage=stage)
+        STAGE_SEND_RETRIES.labels(stage=stage)
         for reason in GENERIC_REASONS:
             DEAD_LETTERS.labels(stage=stage, reason=reason)
     if "normalize" in stages:

@@ -87,7 +87,18 @@ class ServiceSettings(BaseSettings):
     app_id: str = Field(default="mcu", description="Kafka consumer group and Faust app id")
     roles: Annotated[frozenset[Role], NoDecode, BeforeValidator(_roles)] = Field(
         default=ROLES,
-        description="stages this worker runs: all, or a comma list of normalize, enrich, sla, notify, sink",
+        description="stages this worker runs: all, or a comma list of enrich (raw → cases: normalise, classify,"
+        " route; `normalize` is the same agent), sla, notify, sink",
+    )
+    stage_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="most records the enrich and SLA agents take into one batch (one confirmation per batch)",
+    )
+    stage_batch_seconds: float = Field(
+        default=0.2,
+        gt=0,
+        description="longest wait of the enrich and SLA agents for a batch to fill before they process it",
     )
     log_level: Annotated[LogLevel, BeforeValidator(_faust_level)] = Field(
         default="info", description="crit, error, warn (warning), info or debug"

@@ -3,7 +3,6 @@
 from schemas.channels import Channel
 
 RAW_PREFIX = "raw."
-MESSAGES_NORMALIZED = "messages.normalized"
 CASES = "cases"
 CASE_EVENTS = "case.events"
 SLA_EVENTS = "sla.events"

@@ -1,14 +1,36 @@
-import time
+"""raw.* → cases in one pass: normalise, classify and route a batch, then send its cases.
+
+A message crosses Kafka once between intake and `cases`: the normalised message is not worth a
+topic of its own (nothing but this stage read it, and it is derived from the raw record, which
+stays the replay source). Keys, partitioning and ids are those of before: a case is keyed by its
+message id. Counts and dead letters keep their two stage names, `normalize` and `enrich`, so
+alerts and dashboards still tell a record the normaliser refused from one enrichment failed on.
+"""
+
 from datetime import UTC, datetime
 from functools import cache
 
+from faust.types import EventT
+from pydantic import TypeAdapter
+
 from classify.enricher import Enricher
-from mcu.app import app, cases_topic, normalized_topic
-from mcu.dead_letters import apply_or_dead_letter
-from mcu.metrics import STAGE_PROCESSED, STAGE_SECONDS, observe_classification
+from ingest.normalize import Rejected, normalize_record
+from kafkaio.wire import decode_headers
+from mcu.agents.stage import Deliveries, StageSensor, hold, release
+from mcu.app import app, cases_topic, raw_topics, settings
+from mcu.dead_letters import apply_or_dead_letter, send_dead_letter
+from mcu.metrics import CHANNEL_LAST_SEEN, observe_classification
 from schemas import Case, NormalizedMessage
 
+NORMALIZE = "normalize"
 STAGE = "enrich"
+STAGES = (NORMALIZE, STAGE)  # the metric and dead-letter stages this agent reports
+_case_json = TypeAdapter(Case)
+
+
+@cache
+def _author_key() -> bytes:
+    return settings.intake.author_hmac_key.get_secret_value().encode()
 
 
 @cache
@@ -22,20 +44,66 @@ def enricher() -> Enricher:
 prepare = enricher
 
 
-def enrich(value: bytes) -> Case:
-    message = NormalizedMessage.model_validate_json(value)
+def raw_value(event: EventT) -> bytes:
+    msg = event.message
+    return msg.value if isinstance(msg.value, bytes) else event.value
+
+
+def normalise(event: EventT, now: datetime) -> NormalizedMessage:
+    msg = event.message
+    return normalize_record(
+        raw_value(event),
+        decode_headers(msg.headers),
+        msg.topic.removeprefix(settings.topics.prefix),
+        max_bytes=settings.intake.max_payload_bytes,
+        author_key=_author_key(),
+        max_text_chars=settings.intake.max_text_chars,
+        now=now,
+    )
+
+
+def enrich(message: NormalizedMessage, now: datetime) -> Case:
     classification, routing = enricher().enrich(message)
     observe_classification(classification)
-    return Case(message=message, classification=classification, routing=routing, enriched_at=datetime.now(UTC))
+    return Case(message=message, classification=classification, routing=routing, enriched_at=now)
 
 
-@app.agent(normalized_topic, name="enrich")
+normalize_sensor, enrich_sensor = StageSensor(NORMALIZE), StageSensor(STAGE)
+
+
+async def process(events: list[EventT], out: Deliveries) -> None:
+    """Every record of the batch becomes a case or a dead letter, sent to ``out``."""
+    now = datetime.now(UTC)
+    messages: list[tuple[EventT, NormalizedMessage]] = []
+    with normalize_sensor.batch(len(events)) as counted:
+        for event in events:
+            try:
+                messages.append((event, normalise(event, now)))
+            except Rejected as rej:
+                await send_dead_letter(event, NORMALIZE, rej.reason, rej.detail, out)
+            except Exception as exc:  # one bad record must never stop the stream
+                await send_dead_letter(event, NORMALIZE, "processing_error", f"{type(exc).__name__}: {exc}", out)
+        counted.processed = len(messages)
+    seen: dict[str, datetime] = {}
+    with enrich_sensor.batch(len(messages)) as counted:
+        for event, message in messages:
+            case = await apply_or_dead_letter(event, STAGE, lambda _raw, m=message: enrich(m, now), out)
+            if case is None:
+                continue
+            await out.send(cases_topic, case.message_id.encode(), _case_json.dump_json(case))
+            seen[message.channel.value] = now
+            counted.processed += 1
+    for channel in seen:
+        CHANNEL_LAST_SEEN.labels(channel=channel).set(now.timestamp())
+
+
+@app.agent(raw_topics, name="enrich")
 async def enrich_agent(stream):  # type: ignore[no-untyped-def]
-    async for event in stream.events():
-        started = time.perf_counter()
-        case = await apply_or_dead_letter(event, STAGE, enrich)
-        if case is None:
-            continue
-        await cases_topic.send(key=case.message_id.encode(), value=case.model_dump_json().encode())
-        STAGE_PROCESSED.labels(stage=STAGE).inc()
-        STAGE_SECONDS.labels(stage=STAGE).observe(time.perf_counter() - started)
+    async for events in stream.take_events(
+        settings.service.stage_batch_size, within=settings.service.stage_batch_seconds
+    ):
+        hold(events)
+        out = Deliveries(STAGE)
+        await process(events, out)
+        await out.confirm()  # the cases and dead letters are on the brokers: the input may go
+        release(events)

@@ -1,5 +1,6 @@
 """ClickHouse sinks: validate, write through ClickHouseSink, dead-letter what the store refuses,
-and only then let the offsets be committed. The batching rules live in sinks/clickhouse/sink.py."""
+and only then let the offsets be committed. The batching rules live in sinks/clickhouse/sink.py;
+holding and delivery in mcu/agents/stage.py."""
 
 import asyncio
 import logging
@@ -12,6 +13,7 @@ from typing import Any
 from faust.types import EventT, TopicT
 from pydantic import BaseModel, ValidationError
 
+from mcu.agents.stage import Deliveries, StageSensor, hold, release
 from mcu.app import app, case_events_topic, cases_topic, dlq_topic, notifications_topic, settings, sla_events_topic
 from mcu.corrections import apply_stored_events
 from mcu.dead_letters import send_dead_letter
@@ -21,7 +23,6 @@ from mcu.metrics import (
     SINK_LAST_SUCCESS,
     SINK_REJECTED,
     SINK_ROWS,
-    STAGE_PROCESSED,
 )
 from mcu.store import store
 from schemas import Case, CaseEvent, DeadLetter, NotificationRecord, SlaEvent
@@ -77,58 +78,78 @@ async def _write_until_done(sink: ClickHouseSink, batch: list[SinkRow]) -> Deliv
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
+sensor = StageSensor(STAGE)
+
+
+async def _rows(
+    spec: SinkSpec, events: list[EventT], out: Deliveries
+) -> tuple[list[SinkRow], dict[tuple[str, int, int], tuple[EventT, datetime | None]], list[tuple[EventT, Any]]]:
+    """One validation per record (from its bytes, once); what does not validate is a dead letter."""
+    batch: list[SinkRow] = []
+    by_source: dict[tuple[str, int, int], tuple[EventT, datetime | None]] = {}
+    records: list[tuple[EventT, Any]] = []
+    for e in events:
+        try:
+            record = spec.model.model_validate_json(e.value)
+            batch.append(SinkRow(_source(e), spec.to_row(record)))
+        except (ValidationError, ValueError, TypeError) as exc:
+            if spec.table == "dead_letters":
+                log.error("unreadable dead letter at %s:%s dropped from the store: %s",
+                          e.message.topic, e.message.offset, exc)  # fmt: skip
+            else:
+                # a case event from outside the time window is bad_time here too, as at the SLA stage
+                bad_time = isinstance(exc, ValidationError) and is_bad_time(exc.errors())
+                await send_dead_letter(e, STAGE, BAD_TIME if bad_time else "validation", str(exc)[:2000], out)
+            continue
+        by_source[_source(e)] = (e, spec.fetched_at(record))
+        records.append((e, record))
+    return batch, by_source, records
+
+
+def _observe(
+    spec: SinkSpec, report: DeliveryReport, by_source: dict[tuple[str, int, int], tuple[EventT, datetime | None]]
+) -> None:
+    now = datetime.now(UTC)
+    refused = {r.source for r in report.rejected}
+    for source, (_, t) in by_source.items():
+        if t is not None and source not in refused:
+            INGEST_TO_SINK.observe((now - t).total_seconds())
+    if report.stored:
+        SINK_ROWS.labels(table=spec.table).inc(report.stored)
+        SINK_LAST_SUCCESS.labels(table=spec.table).set(time.time())
+
+
 def _make_agent(spec: SinkSpec) -> None:
     sink = ClickHouseSink(store.client, spec.table, spec.columns, bool(store.cluster))
     SINK_REJECTED.labels(table=spec.table)  # at 0 from the start, so an alert sees the first one
 
     async def agent(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.store.batch_size, within=settings.store.batch_seconds):
-            # take_events acks the batch in a `finally`, even when the worker is cancelled mid-retry.
-            # One extra reference per message keeps those offsets uncommittable until every row is
-            # either stored or dead-lettered.
-            for e in events:
-                e.message.incref()
-            batch: list[SinkRow] = []
-            by_source: dict[tuple[str, int, int], tuple[EventT, datetime | None]] = {}
-            records: list[tuple[EventT, Any]] = []
-            for e in events:
-                try:
-                    record = spec.model.model_validate_json(e.value)
-                    batch.append(SinkRow(_source(e), spec.to_row(record)))
-                except (ValidationError, ValueError, TypeError) as exc:
-                    if spec.table == "dead_letters":
-                        log.error("unreadable dead letter at %s:%s dropped from the store: %s",
-                                  e.message.topic, e.message.offset, exc)  # fmt: skip
-                    else:
-                        # a case event from outside the time window is bad_time here too, as at the SLA stage
-                        bad_time = isinstance(exc, ValidationError) and is_bad_time(exc.errors())
-                        await send_dead_letter(e, STAGE, BAD_TIME if bad_time else "validation", str(exc)[:2000])
-                    continue
-                by_source[_source(e)] = (e, spec.fetched_at(record))
-                records.append((e, record))
-            if batch:
-                report = await _write_until_done(sink, batch)
-                await _dead_letter_rejected(spec, report, by_source)
-                now = datetime.now(UTC)
-                refused = {r.source for r in report.rejected}
-                if spec.table == "case_events":  # corrections re-route their cases once the events are stored
-                    await apply_stored_events([(e, r) for e, r in records if _source(e) not in refused])
-                for source, (_, t) in by_source.items():
-                    if t is not None and source not in refused:
-                        INGEST_TO_SINK.observe((now - t).total_seconds())
-                if report.stored:
-                    SINK_ROWS.labels(table=spec.table).inc(report.stored)
-                    SINK_LAST_SUCCESS.labels(table=spec.table).set(time.time())
-                    STAGE_PROCESSED.labels(stage=STAGE).inc(report.stored)
-            for e in events:
-                e.message.decref()
+            # Held until every row is stored or dead-lettered and every dead letter is on the brokers.
+            hold(events)
+            out = Deliveries(STAGE)
+            with sensor.batch(len(events)) as counted:
+                batch, by_source, records = await _rows(spec, events, out)
+                if batch:
+                    report = await _write_until_done(sink, batch)
+                    await _dead_letter_rejected(spec, report, by_source, out)
+                    _observe(spec, report, by_source)
+                    if spec.table == "case_events":  # corrections re-route their cases once the events are stored
+                        refused = {r.source for r in report.rejected}
+                        await apply_stored_events([(e, r) for e, r in records if _source(e) not in refused])
+                    counted.processed = report.stored
+            await out.confirm()
+            release(events)
 
     agent.__name__ = f"sink_{spec.table}"
     app.agent(spec.topic, name=f"sink_{spec.table}")(agent)
 
 
 async def _dead_letter_rejected(
-    spec: SinkSpec, report: DeliveryReport, by_source: dict[tuple[str, int, int], tuple[EventT, datetime | None]]
+    spec: SinkSpec,
+    report: DeliveryReport,
+    by_source: dict[tuple[str, int, int], tuple[EventT, datetime | None]],
+    out: Deliveries,
 ) -> None:
     for r in report.rejected:
         SINK_REJECTED.labels(table=spec.table).inc()
@@ -140,7 +161,7 @@ async def _dead_letter_rejected(
             log.error("dead letter from %s:%s:%s refused by the store, not stored: %s", *r.source, error)
             continue
         log.warning("row from %s:%s:%s refused by the store, dead-lettered: %s", *r.source, error)
-        await send_dead_letter(event, STAGE, STORE_REJECTED, error)
+        await send_dead_letter(event, STAGE, STORE_REJECTED, error, out)
 
 
 for _spec in SPECS:

@@ -3,7 +3,6 @@
 import asyncio
 import json
 import logging
-import time
 from datetime import UTC, datetime
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -11,9 +10,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from kafkaio.partitioner import kafka_partition
+from mcu.agents.stage import Deliveries, StageSensor, hold, release
 from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter_value
-from mcu.metrics import SLA_EVENTS, SLA_OUTBOX, SLA_PENDING, SLA_PENDING_DROPPED, STAGE_PROCESSED, STAGE_SECONDS
+from mcu.metrics import SLA_EVENTS, SLA_OUTBOX, SLA_PENDING, SLA_PENDING_DROPPED
 from schemas import Case, CaseEvent, SlaEvent
 from schemas.times import EARLIEST
 from sinks.notify.digest import digest_items
@@ -100,20 +100,34 @@ if _kill_marker:
     log.warning("TEST HOOK MCU_TEST_KILL_BEFORE_SLA_SEND is on: a record containing it kills the worker")
 
 
+sensor = StageSensor(STAGE)
+
+
 def _agent(topic, name: str, model: type[BaseModel], apply) -> None:  # type: ignore[no-untyped-def]
     async def agent(stream):  # type: ignore[no-untyped-def]
-        async for event in stream.events():
-            started = time.perf_counter()
-            events = await apply_or_dead_letter(event, STAGE, lambda value: apply(model.model_validate_json(value)))
-            if events is None:
-                continue
-            if _kill_marker and events and _kill_marker in event.value:
-                from mcu.test_hooks import die_before_sla_send
+        async for batch in stream.take_events(
+            settings.service.stage_batch_size, within=settings.service.stage_batch_seconds
+        ):
+            hold(batch)
+            out = Deliveries(STAGE)
+            emitted: list[SlaEvent] = []
+            with sensor.batch(len(batch)) as counted:
+                for event in batch:
+                    events = await apply_or_dead_letter(
+                        event, STAGE, lambda value: apply(model.model_validate_json(value)), out
+                    )
+                    if events is None:
+                        continue
+                    emitted += events
+                    counted.processed += 1
+                    if _kill_marker and events and _kill_marker in event.value:
+                        from mcu.test_hooks import die_before_sla_send
 
-                await die_before_sla_send(app, events[0].message_id)
-            await _send_outbox(events)
-            STAGE_PROCESSED.labels(stage=STAGE).inc()
-            STAGE_SECONDS.labels(stage=STAGE).observe(time.perf_counter() - started)
+                        await die_before_sla_send(app, events[0].message_id)
+                # One confirmation for the batch; what fails stays in the cases' outboxes (the tick re-sends).
+                await _send_outbox(emitted)
+            await out.confirm()
+            release(batch)
 
     agent.__name__ = name
     app.agent(topic, name=name)(agent)

@@ -171,8 +171,8 @@ def test_each_fault_reaches_the_webhook_firing_then_resolved(brokers, second_bro
             publisher.publish("webform", json.dumps({"id": "gap-1", "text": "В Джубге нет света"}).encode(),
                               source_id="gap")  # fmt: skip
             publisher.flush()
-        _fired_and_resolved(monitoring, "MCUStreamSkippedOffsets", t0, None, instance=a_target, stage="normalize")
-        assert a.metric("mcu_stream_offset_gaps_total", stage="normalize") == 3
+        _fired_and_resolved(monitoring, "MCUStreamSkippedOffsets", t0, None, instance=a_target, stage="enrich")
+        assert a.metric("mcu_stream_offset_gaps_total", stage="enrich") == 3
 
         print("an SLA breach")
         t0 = time.time()

@@ -282,7 +282,7 @@ def test_a_simulated_day_through_one_and_two_enrich_workers_gives_the_same_clust
     one_env = cluster_env(tmp_path / "one", cluster)
     two_base = cluster_env(tmp_path / "two", cluster)
     app = two_base["MCU_APP_ID"]
-    rest_env = {**two_base, "MCU_ROLES": "normalize,sla,notify,sink", "MCU_APP_ID": f"{app}-rest"}
+    rest_env = {**two_base, "MCU_ROLES": "sla,notify,sink", "MCU_APP_ID": f"{app}-rest"}
     enrich_envs = [
         {**two_base, "MCU_ROLES": "enrich", "MCU_APP_ID": f"{app}-enrich", "MCU_VAR_DIR": str(tmp_path / f"e{i}")}
         for i in (1, 2)
