@@ -80,5 +80,5 @@ def test_topics_are_categories_of_the_taxonomy():
 def test_cli_writes_jsonl_without_kafka(tmp_path):
     result = CliRunner().invoke(simulate_cmd, ["--days", "0.5", "--seed", "2", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "synthetic message(s)" in result.output
+    assert "синтетических обращений" in result.output
     assert (tmp_path / "raw.pos.jsonl").read_text().count('"synthetic": true') > 0
