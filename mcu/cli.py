@@ -22,7 +22,7 @@ class _Cli(click.Group):
     click's own words (usage, errors) are Russian like the rest of the command line."""
 
     def main(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
-        click_ru.install()
+        click_ru.install(self)
         return super().main(*args, **kwargs)  # type: ignore[arg-type]
 
     def invoke(self, ctx: click.Context) -> object:

@@ -97,10 +97,26 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return table.get(singular, gettext.ngettext(singular, plural, n))
 
 
-def install() -> None:
-    """Idempotent: re-pointing the names twice changes nothing."""
+def install(root: click.Command | None = None) -> None:
+    """Idempotent: re-pointing the names twice changes nothing.
+
+    Click builds each command's --help option once and caches it with the text of that moment; a
+    command group used before `install` (a test invoking a sub-group directly) would keep English,
+    so the cache of every command under `root` is dropped and rebuilt on next use.
+    """
     for module in _CLICK_MODULES:
         if hasattr(module, "_"):
             module._ = _gettext  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):
             module.ngettext = _ngettext  # type: ignore[attr-defined]
+    if root is not None:
+        _drop_cached_help(root)
+
+
+def _drop_cached_help(command: click.Command) -> None:
+    help_option = getattr(command, "_help_option", None)
+    if help_option is not None and help_option.help != RU["Show this message and exit."]:
+        command._help_option = None  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _drop_cached_help(sub)
