@@ -12,6 +12,8 @@ FORMATS = ["table", "csv", "xlsx", "html"]
 
 
 def _options(fn):  # type: ignore[no-untyped-def]
+    fn = click.option("--wide", is_flag=True,
+                      help="в таблице терминала все столбцы (строки шире экрана; удобно с less -S)")(fn)  # fmt: skip
     fn = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
                       help="файл для записи (обязателен для xlsx; csv/html без него идут в stdout)")(fn)  # fmt: skip
     fn = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
@@ -24,7 +26,8 @@ def _options(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fmt: str, output: Path | None,  # type: ignore[no-untyped-def]
+         wide: bool = False) -> None:  # fmt: skip
     from mcu.settings import get_settings
     from reports import render
     from reports.fetch import WorkerError, fetch_report
@@ -46,7 +49,7 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
     except (UnknownName, WorkerError, ValueError, StoreUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     if fmt == "table":
-        render.to_console(report)
+        render.to_console(report, wide=wide)
         return
     if fmt == "xlsx":
         assert output is not None
@@ -74,25 +77,25 @@ def report() -> None:
     help="кого оценивать: settlement (администрации поселений), department (отделы округа)",
 )
 @_options
-def ratings(by: str, date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+def ratings(by: str, date_from, date_to, fmt: str, output: Path | None, wide: bool) -> None:  # type: ignore[no-untyped-def]
     """Сводный рейтинг с интервалами, минимальным объёмом и сменой мест (reports/data/rating.yaml)."""
-    _run("ratings", by, None, date_from, date_to, fmt, output)
+    _run("ratings", by, None, date_from, date_to, fmt, output, wide)
 
 
 @report.command()
 @_options
-def workload(date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+def workload(date_from, date_to, fmt: str, output: Path | None, wide: bool) -> None:  # type: ignore[no-untyped-def]
     """Поступление, открытые и просроченные обращения по отраслевым блокам (и на сотрудника, где известен штат)."""
-    _run("workload", None, None, date_from, date_to, fmt, output)
+    _run("workload", None, None, date_from, date_to, fmt, output, wide)
 
 
 @report.command()
 @click.option("--by", default="block", show_default=True, help="разрезы: " + ",".join(DIMENSIONS))
 @click.option("--measures", default=None, help="показатели: " + ",".join(MEASURES))
 @_options
-def breakdown(by: str, measures: str | None, date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+def breakdown(by: str, measures: str | None, date_from, date_to, fmt: str, output: Path | None, wide: bool) -> None:  # type: ignore[no-untyped-def]
     """Любые показатели в любых разрезах, например --by block,settlement,channel."""
-    _run("breakdown", by, measures, date_from, date_to, fmt, output)
+    _run("breakdown", by, measures, date_from, date_to, fmt, output, wide)
 
 
 @report.command("analyst-role")
