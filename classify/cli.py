@@ -79,11 +79,23 @@ def classify() -> None:
 
 
 @classify.command()
-@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), default="-")
-@click.option("--no-model", is_flag=True, help="rules only (for comparison)")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="JSONL: по строке {id, text, channel?, lat?, lon?, hints?, created_at?}",
+)
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="-",
+    help="куда писать результат (JSONL; '-' — стандартный вывод)",
+)
+@click.option("--no-model", is_flag=True, help="только правила, без модели (для сравнения)")
 def predict(input_path: Path, output_path: Path, no_model: bool) -> None:
-    """Classify and route every line of a JSONL file."""
+    """Классифицировать и маршрутизировать каждую строку файла JSONL."""
     enricher = Enricher.load(use_model=not no_model, clusters=ClusterIndex())
     out: TextIO = sys.stdout if str(output_path) == "-" else output_path.open("w", encoding="utf-8")
     n = 0
@@ -102,7 +114,7 @@ def predict(input_path: Path, output_path: Path, no_model: bool) -> None:
     finally:
         if out is not sys.stdout:
             out.close()
-    click.echo(f"{n} messages classified", err=True)
+    click.echo(f"классифицировано обращений: {n}", err=True)
 
 
 DEV_SET = package_file("classify", "data/dev.jsonl")
@@ -112,15 +124,15 @@ MODEL_PATH = package_file("classify", "data/model.joblib")
 
 
 def _print_report(title: str, rep: dict[str, Any]) -> None:
-    click.echo(f"\n== {title}: macro-F1 {rep['macro_f1']:.4f}, accuracy {rep['accuracy']:.4f}")
-    click.echo(f"{'class':<24}{'prec':>7}{'rec':>7}{'f1':>7}{'n':>6}")
+    click.echo(f"\n== {title}: macro-F1 {rep['macro_f1']:.4f}, доля верных {rep['accuracy']:.4f}")
+    click.echo(f"{'класс':<24}{'prec':>7}{'rec':>7}{'f1':>7}{'n':>6}")
     for lab, m in rep["per_class"].items():
         if m["support"] or m["precision"]:
             click.echo(f"{lab:<24}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}{m['support']:>6}")
     labels = rep["confusion"]["labels"]
     cm = rep["confusion"]["rows_gold_cols_predicted"]
     used = [i for i, lab in enumerate(labels) if any(row[i] for row in cm) or rep["per_class"][lab]["support"]]
-    click.echo("confusion (rows: gold, columns: predicted; codes as in the table above, in order)")
+    click.echo("матрица ошибок (строки — разметка, столбцы — предсказание; номера по порядку таблицы выше)")
     click.echo("    " + " ".join(f"{j:>4}" for j in range(len(used))))
     for n, i in enumerate(used):
         if rep["per_class"][labels[i]]["support"]:
@@ -129,7 +141,13 @@ def _print_report(title: str, rep: dict[str, Any]) -> None:
 
 @classify.command("eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--cv", "folds", type=int, default=0, help="k-fold cross-validation: refit the model per fold")
+@click.option(
+    "--cv",
+    "folds",
+    type=int,
+    default=0,
+    help="k-кратная перекрёстная проверка: модель обучается заново на каждом блоке",
+)
 @click.option(
     "--train-only",
     "--synthetic",
@@ -138,12 +156,14 @@ def _print_report(title: str, rep: dict[str, Any]) -> None:
     multiple=True,
     default=(TRAIN_ONLY,),
     show_default=True,
-    help="rows added to every training fold and never scored (the train-only pool, synthetic rows)",
+    help="строки, которые добавляются в обучение каждого блока и никогда не оцениваются (train-only, синтетика)",
 )
-@click.option("--no-train-only", is_flag=True, help="train the folds on the scored file alone")
-@click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="write the full report as JSON")
+@click.option("--no-train-only", is_flag=True, help="обучать блоки только на оцениваемом файле")
+@click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), help="записать полный отчёт в JSON")
 @click.option(
-    "--include-synthetic", is_flag=True, help="also score synthetic rows (a check of behaviour, never an evaluation)"
+    "--include-synthetic",
+    is_flag=True,
+    help="оценивать и синтетические строки (проверка поведения, не оценка качества)",
 )
 def eval_cmd(
     file: Path,
@@ -153,11 +173,11 @@ def eval_cmd(
     json_out: Path | None,
     include_synthetic: bool,
 ) -> None:
-    """Per-class precision/recall/F1, macro-F1, confusion matrix, settlement accuracy on labelled JSONL.
+    """Точность/полнота/F1 по классам, macro-F1, матрица ошибок, точность поселений на размеченном JSONL.
 
-    Lines: {"text", "category"?, "settlement"?, "lat"?, "lon"?, "hints"?}; rows marked
-    "synthetic": true or "train_only": true are never scored. Under --cv every training fold also
-    gets the --train-only rows, as `mcu classify train` does.
+    Строки: {"text", "category"?, "settlement"?, "lat"?, "lon"?, "hints"?}; строки с пометкой
+    "synthetic": true или "train_only": true не оцениваются. С --cv каждый обучающий блок получает
+    и строки --train-only, как в `mcu classify train`.
     """
     from classify.devset import read_jsonl
     from classify.training import block_of, cross_validate, report
@@ -165,14 +185,18 @@ def eval_cmd(
     rows = read_jsonl(file)
     scored = [r for r in rows if not r.get("train_only") and (include_synthetic or not r.get("synthetic"))]
     if include_synthetic and any(r.get("synthetic") for r in rows):
-        click.echo("NOTE: synthetic rows are scored: this checks behaviour, it is not an evaluation", err=True)
+        click.echo(
+            "ВНИМАНИЕ: оцениваются синтетические строки — это проверка поведения, а не оценка качества", err=True
+        )
     enricher = Enricher.load(use_model=folds == 0, clustering=False)
     result: dict[str, Any] = {"file": str(file), "model_version": enricher.model_version}
     cat_rows = [r for r in scored if r.get("category")]
     if cat_rows and folds:
         extra = [] if no_train_only else [r for p in train_only for r in read_jsonl(p)]
         extra += [r for r in rows if r.get("synthetic") or r.get("train_only")]
-        click.echo(f"{len(cat_rows)} scored rows; every training fold also gets {len(extra)} train-only rows", err=True)
+        click.echo(
+            f"оцениваемых строк {len(cat_rows)}; каждый обучающий блок получает ещё {len(extra)} train-only", err=True
+        )
         result["cv"] = cross_validate(enricher, cat_rows, folds=folds, train_only=extra)
         for layer in ("combined", "rules_only", "model_only"):
             _print_report(f"{layer} category ({folds}-fold CV)", result["cv"][layer]["category"])
@@ -182,7 +206,7 @@ def eval_cmd(
                 if part not in result["cv"][layer]:
                     continue
                 rep = result["cv"][layer][part]
-                click.echo(f"== {layer} {part}: macro-F1 {rep['macro_f1']:.4f}, accuracy {rep['accuracy']:.4f}")
+                click.echo(f"== {layer} {part}: macro-F1 {rep['macro_f1']:.4f}, доля верных {rep['accuracy']:.4f}")
     elif cat_rows:
         pred, gold = [], []
         for i, r in enumerate(cat_rows):
@@ -210,7 +234,7 @@ def eval_cmd(
                     }
                 )
         result["settlement"] = {"n": len(st_rows), "accuracy": hits / len(st_rows), "errors": wrong}
-        click.echo(f"\n== settlement accuracy: {hits}/{len(st_rows)} = {hits / len(st_rows):.4f}")
+        click.echo(f"\n== поселение определено верно: {hits}/{len(st_rows)} = {hits / len(st_rows):.4f}")
         for w in wrong[:30]:
             click.echo(f"   {w}")
     if json_out:
@@ -223,11 +247,17 @@ def eval_cmd(
     "data",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     multiple=True,
-    help=f"labelled JSONL (default: {DEV_SET.name} and {TRAIN_ONLY.name}); synthetic rows are used for training too",
+    help=f"размеченный JSONL (по умолчанию {DEV_SET.name} и {TRAIN_ONLY.name}); синтетика тоже идёт в обучение",
 )
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=MODEL_PATH, show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=MODEL_PATH,
+    show_default=True,
+    help="куда сохранить модель",
+)
 def train(data: tuple[Path, ...], output: Path) -> None:
-    """Train the statistical layer on labelled data and store the versioned artefact."""
+    """Обучить статистический слой на размеченных данных и сохранить модель с версией."""
     from classify.devset import read_jsonl
     from classify.training import fit, lemmatise, train_only_weights
 
@@ -248,8 +278,8 @@ def train(data: tuple[Path, ...], output: Path) -> None:
     model.save(output)
     size = output.stat().st_size
     click.echo(
-        f"{model.version}: {len(rows)} examples, {len(model.classes)} classes, "
-        f"{len(model.vocab)} features -> {output} ({size / 1e6:.2f} MB)"
+        f"{model.version}: примеров {len(rows)}, классов {len(model.classes)}, "
+        f"признаков {len(model.vocab)} -> {output} ({size / 1e6:.2f} МБ)"
     )
 
 
@@ -261,16 +291,26 @@ def _source_file(flag: str, help_text: str, required: bool = True) -> Callable[[
 
 
 @classify.command("build-devset")
-@_source_file("--spb", "messages.jsonl.gz of «Наш Санкт-Петербург» (see /work/shared/data/README.md)")
+@_source_file("--spb", "messages.jsonl.gz портала «Наш Санкт-Петербург» (см. /work/shared/data/README.md)")
 @_source_file(
-    "--kursk", "train_dataset_train.csv of github.com/k1ck3r777/1234 at 15adf88 (Курская область)", required=False
+    "--kursk", "train_dataset_train.csv из github.com/k1ck3r777/1234, коммит 15adf88 (Курская область)", required=False
 )
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=DEV_SET, show_default=True)
 @click.option(
-    "--train-only-output", type=click.Path(dir_okay=False, path_type=Path), default=TRAIN_ONLY, show_default=True
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEV_SET,
+    show_default=True,
+    help="куда записать размеченный набор для проверки",
+)
+@click.option(
+    "--train-only-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=TRAIN_ONLY,
+    show_default=True,
+    help="куда записать строки только для обучения",
 )
 def build_devset(spb: Path, kursk: Path | None, output: Path, train_only_output: Path) -> None:
-    """Rebuild the labelled development set and the train-only pool from the real sources and the mappings."""
+    """Пересобрать размеченный набор для проверки и набор только для обучения из реальных источников и сопоставлений."""
     from classify.devset import build_kursk, build_spb, drop_rare, train_only_for, write_jsonl
 
     data = package_file("classify", "data")
@@ -281,20 +321,28 @@ def build_devset(spb: Path, kursk: Path | None, output: Path, train_only_output:
     extra = train_only_for(rows, extra)
     write_jsonl(rows, output)
     write_jsonl(extra, train_only_output)
-    click.echo(f"{len(rows)} real labelled messages, {len({r['category'] for r in rows})} categories -> {output}")
-    click.echo(f"{len(extra)} real train-only messages (never scored) -> {train_only_output}")
+    click.echo(
+        f"реальных размеченных обращений {len(rows)}, категорий {len({r['category'] for r in rows})} -> {output}"
+    )
+    click.echo(f"реальных обращений только для обучения (не оцениваются) {len(extra)} -> {train_only_output}")
 
 
 @classify.command("build-external")
-@_source_file("--omsk-csv", "data/processed/test_40.csv of github.com/ari-ira17/ai-incident-analyst at acf40ecc")
+@_source_file("--omsk-csv", "data/processed/test_40.csv из github.com/ari-ira17/ai-incident-analyst, коммит acf40ecc")
 @_source_file(
-    "--omsk-feed", "frontend/src/data/liveDemoFeed.json of github.com/Revanshiest/Hackaton_Backend at 822078d0"
+    "--omsk-feed", "frontend/src/data/liveDemoFeed.json из github.com/Revanshiest/Hackaton_Backend, коммит 822078d0"
 )
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=EXTERNAL_OMSK, show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=EXTERNAL_OMSK,
+    show_default=True,
+    help="куда записать внешний проверочный набор",
+)
 def build_external(omsk_csv: Path, omsk_feed: Path, output: Path) -> None:
-    """Build the outside check set: real messages of another region that the model never trains on."""
+    """Собрать внешний проверочный набор: реальные обращения другого региона, на которых модель не обучается."""
     from classify.devset import build_omsk, write_jsonl
 
     rows = build_omsk(omsk_csv, omsk_feed, package_file("classify", "data/omsk_mapping.yaml"))
     write_jsonl(rows, output)
-    click.echo(f"{len(rows)} real messages, {len({r['category'] for r in rows})} categories -> {output}")
+    click.echo(f"реальных обращений {len(rows)}, категорий {len({r['category'] for r in rows})} -> {output}")

@@ -6,6 +6,7 @@ import click
 
 from classify.cli import classify as classify_group
 from kafkaio.clients import KafkaLoginRefused
+from mcu import click_ru
 from mcu.commands.connector import connector, simulate_cmd
 from mcu.commands.correct import correct
 from mcu.commands.dlq import dlq
@@ -19,7 +20,12 @@ from mcu.settings import SettingsError
 
 
 class _Cli(click.Group):
-    """Settings that stop a command become one line on stderr and exit code 1, not a traceback."""
+    """Settings that stop a command become one line on stderr and exit code 1, not a traceback;
+    click's own words (usage, errors) are Russian like the rest of the command line."""
+
+    def main(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        click_ru.install(self)
+        return super().main(*args, **kwargs)  # type: ignore[arg-type]
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -31,7 +37,9 @@ class _Cli(click.Group):
 
 
 @click.group(cls=_Cli)
-@click.option("--log-level", default="warning", show_default=True, help="Python logging level of the CLI")
+@click.option(
+    "--log-level", default="warning", show_default=True, help="уровень журнала команды: debug, info, warning, error"
+)
 def main(log_level: str) -> None:
     """МЦУ Туапсинского округа: потоковая обработка обращений жителей."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -347,7 +347,7 @@ def build_report(
     sections: list[Section] = []
     settlement_rating: list[dict] = []
     if request.kind == "ratings":
-        bodies = parse_list(request.by, BODY_KINDS, "rated body", list(BODY_KINDS))
+        bodies = parse_list(request.by, BODY_KINDS, "оцениваемый орган", list(BODY_KINDS))
         for body in bodies:
             section, ranked = ratings_section(query, body, d_from, d_to, cfg, names)
             sections.append(section)
@@ -358,8 +358,8 @@ def build_report(
         sections.append(workload_section(query, d_from, d_to, names))
         title = "Загрузка отраслевых блоков"
     else:
-        by = parse_list(request.by, DIMENSIONS, "dimension", ["block"])
-        measures = parse_list(request.measures, MEASURES, "measure", DEFAULT_BREAKDOWN_MEASURES)
+        by = parse_list(request.by, DIMENSIONS, "разрез", ["block"])
+        measures = parse_list(request.measures, MEASURES, "показатель", DEFAULT_BREAKDOWN_MEASURES)
         sections.append(breakdown_section(query, d_from, d_to, by, measures, names))
         title = "Сводка по разрезам"
     charts: dict[str, Any] = {}

@@ -89,5 +89,5 @@ def parse_list(text: str | None, known: dict[str, object], what: str, default: l
     names = [x.strip() for x in text.split(",") if x.strip()]
     bad = [n for n in names if n not in known]
     if bad:
-        raise UnknownName(f"unknown {what}: {', '.join(bad)}; known: {', '.join(known)}")
+        raise UnknownName(f"неизвестный {what}: {', '.join(bad)}; допустимы: {', '.join(known)}")
     return names

@@ -7,7 +7,10 @@ import io
 from pathlib import Path
 from typing import Any
 
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from reports.build import Report, Section
@@ -34,23 +37,100 @@ def _header(report: Report) -> str:
     return f"{report.title}: {report.date_from} — {report.date_to}{fresh}"
 
 
-def to_console(report: Report, console: Console | None = None) -> None:
+# Columns a terminal shows without --wide, by column key, for the section that has the marker key;
+# other sections (breakdowns: the user picked the columns) start from all of theirs. Files get all.
+BRIEF_COLUMNS = {
+    # ratings: place, body, volume, the composite with its interval, the two plainest components
+    "score": ("rank", "change", "body", "cases", "score", "score_ci", "timeliness", "completeness"),
+    # workload: the per-head columns stay empty until the directory knows head counts
+    "block_name": ("block", "block_name", "inflow", "inflow_per_day", "overdue", "open", "open_overdue"),
+}
+HIDDEN_NOTE = "Показаны не все столбцы; все — с --wide или в файле (--format csv, xlsx, html)."
+# Shorter headers for the terminal only; files keep the full titles.
+CONSOLE_TITLES = {"change": "±"}
+
+
+def _longest_word(text: str) -> int:
+    return max((cell_len(w) for w in text.split()), default=0)
+
+
+def _brief(sec: Section) -> list[int]:
+    keys = [c.key for c in sec.columns]
+    for marker, wanted in BRIEF_COLUMNS.items():
+        if marker in keys:
+            return [i for i, k in enumerate(keys) if k in wanted]
+    return list(range(len(keys)))
+
+
+def _table(sec: Section, keep: list[int], titles: list[str], widths: list[int] | None) -> Table:
+    table = Table(title=sec.title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for n, i in enumerate(keep):
+        c = sec.columns[i]
+        table.add_column(titles[n], justify="left" if c.fmt == "text" else "right", overflow="fold",
+                         width=widths[n] if widths else None)  # fmt: skip
+    for row in sec.rows:
+        table.add_row(*(fmt_value(row[i], sec.columns[i].fmt) for i in keep))
+    return table
+
+
+def _fitted(console: Console, sec: Section, keep: list[int]) -> Table | None:
+    """The table with column widths chosen so no word is split: each column at least as wide as its
+    longest word (header or cell), the rest of the line shared out towards the natural widths; None
+    when even those minimums do not fit."""
+    titles = [CONSOLE_TITLES.get(sec.columns[i].key, sec.columns[i].title) for i in keep]
+    cells = [[fmt_value(row[i], sec.columns[i].fmt) for row in sec.rows] for i in keep]
+    # A number keeps its unit: "100,0 %" split over two lines reads as two values.
+    least = [max([_longest_word(t)] + [_longest_word(v) if sec.columns[i].fmt == "text" else cell_len(v) for v in col])
+             for t, i, col in zip(titles, keep, cells, strict=True)]  # fmt: skip
+    natural = [max([cell_len(t)] + [cell_len(v) for v in col]) for t, col in zip(titles, cells, strict=True)]
+    loose = _table(sec, keep, titles, None)
+    overhead = Measurement.get(console, console.options.update_width(100_000), loose).maximum - sum(natural)
+    spare = console.width - overhead - sum(least)
+    if spare < 0:
+        return None
+    # Names and labels first get their natural width (a folded name is the hardest to read), then
+    # the numeric headers share what is left.
+    widths = list(least)
+    for text_first in (True, False):
+        idx = [n for n, i in enumerate(keep) if (sec.columns[i].fmt == "text") == text_first]
+        want = sum(natural[n] - least[n] for n in idx)
+        share = min(1.0, spare / want) if want else 0.0
+        for n in idx:
+            widths[n] += int((natural[n] - least[n]) * share)
+        spare = console.width - overhead - sum(widths)
+    return _table(sec, keep, titles, widths)
+
+
+def to_console(report: Report, console: Console | None = None, wide: bool = False) -> None:
+    """Tables that fit the terminal without splitting a word: by default the brief columns, and if
+    those are still too wide the rightmost numeric ones go too (a note says so); `wide` shows every
+    column at its natural width, the lines as long as they need (a wide terminal or `less -S`)."""
     console = console or Console()
     console.print(f"[bold]{_header(report)}[/bold]")
+    hidden_any = False
     for sec in report.sections:
-        # A terminal is narrow: components' intervals stay in the files, the composite's is shown.
-        keep = [i for i, c in enumerate(sec.columns) if not (c.fmt == "interval" and c.key != "score_ci")]
-        table = Table(title=sec.title, show_lines=False)
-        for i in keep:
-            c = sec.columns[i]
-            table.add_column(c.title, justify="left" if c.fmt == "text" else "right", overflow="fold")
-        for row in sec.rows:
-            table.add_row(*(fmt_value(row[i], sec.columns[i].fmt) for i in keep))
-        console.print(table)
+        if wide:
+            table = _table(sec, list(range(len(sec.columns))), [c.title for c in sec.columns], None)
+            natural = Measurement.get(console, console.options.update_width(100_000), table).maximum
+            width = console.width
+            console.width = max(width, natural)
+            console.print(table)
+            console.width = width
+        else:
+            keep = _brief(sec)
+            fitted = _fitted(console, sec, keep)
+            while fitted is None and any(sec.columns[i].fmt != "text" for i in keep[1:]):
+                del keep[max(j for j, i in enumerate(keep) if j and sec.columns[i].fmt != "text")]
+                fitted = _fitted(console, sec, keep)
+            # Text columns alone wider than the terminal: let rich fold them rather than print nothing.
+            console.print(fitted or _table(sec, keep, [sec.columns[i].title for i in keep], None))
+            hidden_any = hidden_any or len(keep) < len(sec.columns)
         for note in sec.notes:
             console.print(f"  {note}", style="dim")
     for note in report.notes:
         console.print(note, style="dim")
+    if hidden_any:
+        console.print(HIDDEN_NOTE, style="dim")
 
 
 def _flat(sec: Section) -> tuple[list[str], list[list[Any]]]:

@@ -1,20 +1,27 @@
 """The traffic model: when messages arrive, on which channel, about what and where, and what
 happens to them later (answers, some late, some reopened, ratings).
 
-Figures are assumptions of this simulator, stated here so benches can cite them: channel shares,
-a daytime-heavy arrival curve, answer delays per channel (log-normal), 12 % of answers late,
-6 % of answered cases reopened, 45 % rated. They are not measured on real МЦУ data.
+How cases end (resolved, answered only, rejected, interim answer only, open) and how many are
+forwarded or reopened comes from real status histories of a city portal: data/outcomes.yaml says
+which data and how it was counted. The other figures are assumptions of this simulator, stated here
+so benches can cite them: channel shares, a daytime-heavy arrival curve, answer delays per channel
+(log-normal), 12 % of answers late, 45 % rated. None is measured on real МЦУ data.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, model_validator
 
 from ingest.connectors.events import make_event as _make_event
 from ingest.connectors.open311 import DEFAULT_TAXONOMY, load_services
@@ -35,7 +42,29 @@ ANSWER: dict[Channel, tuple[float, float]] = {
 }  # fmt: skip
 HOURLY = [0.2, 0.1, 0.1, 0.1, 0.1, 0.3, 0.8, 1.5, 2.2, 2.6, 2.6, 2.4, 2.2, 2.3, 2.3, 2.2, 2.1, 2.0, 2.1, 2.2,
           2.0, 1.6, 1.0, 0.5]  # fmt: skip
-ANSWERED_SHARE, LATE_SHARE, REOPEN_SHARE, RATED_SHARE = 0.9, 0.12, 0.06, 0.45
+LATE_SHARE, RATED_SHARE = 0.12, 0.45
+OUTCOMES_FILE = Path(__file__).parent / "data" / "outcomes.yaml"
+Outcome = Literal["resolved", "answered", "rejected", "interim_only", "open"]
+
+
+class Outcomes(BaseModel):
+    source: str
+    outcomes: dict[Outcome, float]
+    forwarded_share: float = Field(ge=0, le=1)
+    reopened_share_of_answered: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> Outcomes:
+        if abs(sum(self.outcomes.values()) - 1) > 1e-6 or min(self.outcomes.values()) < 0:
+            raise ValueError(f"{OUTCOMES_FILE.name}: outcome shares must be >= 0 and sum to 1: {self.outcomes}")
+        return self
+
+
+@functools.cache
+def load_outcomes(path: Path = OUTCOMES_FILE) -> Outcomes:
+    return Outcomes.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
 CATEGORY_NAMES = {s["service_code"]: s["service_name"] for s in load_services()} if DEFAULT_TAXONOMY.exists() else {}
 VK_OWNERS = {"tuapsinskoe": -1001, "default": -1000}  # synthetic community ids
 
@@ -130,10 +159,12 @@ def _payload(
     return str(n), row
 
 
-def _lifecycle(rng: random.Random, ch: Channel, sid: str, at: datetime) -> list[CaseEvent]:
+def _lifecycle(rng: random.Random, ch: Channel, sid: str, at: datetime, settlement: str) -> list[CaseEvent]:
+    shares = load_outcomes()
+    outcome = rng.choices(list(shares.outcomes), weights=list(shares.outcomes.values()))[0]
+    if outcome == "open":
+        return []  # nothing happened yet
     median, deadline_days = ANSWER[ch]
-    if rng.random() > ANSWERED_SHARE:
-        return []  # never answered within the simulated span
     late = rng.random() < LATE_SHARE
     if late:
         delay = deadline_days * rng.uniform(1.05, 1.8)
@@ -146,22 +177,37 @@ def _lifecycle(rng: random.Random, ch: Channel, sid: str, at: datetime) -> list[
         # The simulated clock reaches each event at its own time: that is its "now" for the window.
         return _make_event(channel, source_id, kind, when, now=when, **kw)
 
+    if rng.random() < shares.forwarded_share:
+        # Passed on to the settlement's administration, as the portal passes it between bodies.
+        events.append(make_event(c, sid, CaseEventType.FORWARDED, at + timedelta(days=delay / 4), settlement=settlement,
+                                 reason="передано по принадлежности (синтетика)"))  # fmt: skip
     if deadline_days >= 30 and rng.random() < 0.1:
         ext_at = at + timedelta(days=deadline_days * 0.8)
         events.append(make_event(c, sid, CaseEventType.EXTENDED, ext_at, new_deadline=at + timedelta(days=60),
                                  reason="продлено (синтетика)"))  # fmt: skip
         delay = min(delay, 55)
-    if delay > 2 and rng.random() < 0.3:
+    if outcome == "interim_only" or (delay > 2 and rng.random() < 0.3):
         events.append(make_event(c, sid, CaseEventType.INTERIM_ANSWER, at + timedelta(days=delay / 3)))
+    if outcome == "interim_only":
+        return events
     answered = at + timedelta(days=delay)
+    if outcome == "rejected":
+        events.append(make_event(c, sid, CaseEventType.REJECTED, answered,
+                                 reason="оставлено без ответа по существу, ст. 11 59-ФЗ (синтетика)"))  # fmt: skip
+        return events
     events.append(make_event(c, sid, CaseEventType.ANSWERED, answered, comment="Ответ (синтетика)"))
-    if rng.random() < REOPEN_SHARE:
+    if rng.random() < shares.reopened_share_of_answered:
         reopened = answered + timedelta(days=rng.uniform(0.5, 5))
         events.append(make_event(c, sid, CaseEventType.REOPENED, reopened, reason="житель не согласен (синтетика)"))
         answered = reopened + timedelta(days=rng.lognormvariate(math.log(median), 0.5))
         events.append(make_event(c, sid, CaseEventType.ANSWERED, answered, comment="Повторный ответ (синтетика)"))
+    if outcome == "resolved":
+        # The resident (or the body, on the resident's word) confirms the fix some hours to days later.
+        answered += timedelta(hours=rng.uniform(2, 120))
+        events.append(make_event(c, sid, CaseEventType.RESOLVED, answered, comment="Решено (синтетика)"))
     if rng.random() < RATED_SHARE:
-        stars = rng.choices([1, 2, 3, 4, 5], weights=[3, 1, 1, 2, 4] if not late else [5, 2, 1, 1, 1])[0]
+        weights = [5, 2, 1, 1, 1] if late else ([1, 1, 1, 3, 6] if outcome == "resolved" else [4, 2, 2, 2, 2])
+        stars = rng.choices([1, 2, 3, 4, 5], weights=weights)[0]
         events.append(make_event(c, sid, CaseEventType.RATED, answered + timedelta(hours=rng.uniform(1, 72)),
                                  rating=stars))  # fmt: skip
     return events
@@ -189,7 +235,7 @@ def simulate(cfg: SimConfig, places: Places | None = None) -> Iterator[SimRecord
         truth = {"category": topic, "settlement": place.settlement, "locality": place.locality}
         payload["synthetic_truth"] = truth
         yield SimRecord(at=at, channel=ch, source_id=sid, payload=payload, truth=truth)
-        for ev in _lifecycle(rng, ch, sid, at):
+        for ev in _lifecycle(rng, ch, sid, at, place.settlement):
             if ev.at <= end:
                 seq += 1
                 heapq.heappush(heap, (ev.at, seq, SimRecord(at=ev.at, channel=ch, source_id=sid, event=ev)))

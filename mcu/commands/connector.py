@@ -64,14 +64,14 @@ def _run(conn: Connector, settings: Settings, poll_seconds: float | None) -> Run
 
 @click.group("connector")
 def connector() -> None:
-    """Channel connectors: poll a source or import an export file into raw.<channel>."""
+    """Коннекторы каналов: опрос источника или загрузка файла выгрузки в raw.<канал>."""
 
 
 @connector.command("run")
 @click.argument("name", type=click.Choice(POLLED))
-@click.option("--once", is_flag=True, help="one polling round, then exit")
+@click.option("--once", is_flag=True, help="один цикл опроса, затем выход")
 def run_connector(name: str, once: bool) -> None:
-    """Poll NAME (vk, telegram, email) until stopped; cursor in <MCU_VAR_DIR>/connectors."""
+    """Опрашивать NAME (vk, telegram, email) до остановки; курсор — в <MCU_VAR_DIR>/connectors."""
     settings = get_settings()
     try:
         conn = polled_connector(name, settings.connectors)
@@ -79,30 +79,32 @@ def run_connector(name: str, once: bool) -> None:
         raise click.UsageError(f"{name}: {exc}") from exc
     poll = None if once else settings.connectors.poll_seconds
     stats = _run(conn, settings, poll)
-    click.echo(f"{name}: {stats.records} record(s), {stats.events} status event(s) in {stats.batches} batch(es)")
+    click.echo(f"{name}: записей {stats.records}, событий статуса {stats.events}, пачек {stats.batches}")
     if stats.skipped:
-        click.echo(f"{stats.skipped} record(s) of an interrupted batch were already on the topic: not repeated")
+        click.echo(f"записей прерванной пачки уже в топике: {stats.skipped}; повторно не отправлены")
 
 
 @connector.command("import")
 @click.argument("name", type=click.Choice(IMPORTS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--batch-size", default=500, show_default=True, type=click.IntRange(1), help="строк в одной пачке публикации"
+)
 def import_file(name: str, file: Path, batch_size: int) -> None:
-    """Import an export FILE (CSV or XLSX) of channel NAME; re-running it publishes nothing new."""
+    """Загрузить файл выгрузки FILE (CSV или XLSX) канала NAME; повторный запуск ничего не дублирует."""
     stats = _run(file_import(name, file, batch_size), get_settings(), poll_seconds=None)
-    click.echo(f"{file.name}: {stats.records} row(s), {stats.events} status event(s) published to raw.{name}")
+    click.echo(f"{file.name}: строк {stats.records}, событий статуса {stats.events} опубликовано в raw.{name}")
     if stats.skipped:
-        click.echo(f"{stats.skipped} row(s) of an interrupted batch were already on the topic: not repeated")
+        click.echo(f"строк прерванной пачки уже в топике: {stats.skipped}; повторно не отправлены")
 
 
 @connector.command("status")
 def status() -> None:
-    """Each connector's cursor and when it was last written."""
+    """Курсор каждого коннектора и когда он записан в последний раз."""
     store = cursor_store(get_settings().service.var_dir)
     files = sorted(store.directory.glob("*.cursor.json")) if store.directory.exists() else []
     if not files:
-        click.echo(f"no cursors in {store.directory}")
+        click.echo(f"в {store.directory} нет курсоров")
     for f in files:
         when = datetime.fromtimestamp(f.stat().st_mtime, UTC).isoformat(timespec="seconds")
         click.echo(f"{f.name.removesuffix('.cursor.json')}\t{when}\t{f.read_text('utf-8')[:300]}")
@@ -110,7 +112,7 @@ def status() -> None:
 
 @connector.command("formats")
 def formats() -> None:
-    """What each file-import format expects, and what of it is confirmed."""
+    """Какие колонки ждёт каждый формат загрузки файлов и что в нём подтверждено."""
     for channel, fmt in FORMATS.items():
         click.echo(f"{channel.value}: {fmt.provenance}")
         for canonical, aliases in fmt.columns.items():
@@ -118,23 +120,25 @@ def formats() -> None:
 
 
 @click.command("simulate")
-@click.option("--rate", default=50.0, show_default=True, help="records per second to publish (0: no pause)")
-@click.option("--days", default=1.0, show_default=True, help="simulated span ending now")
-@click.option("--per-day", default=200.0, show_default=True, help="messages per simulated day (district)")
-@click.option("--seed", default=1, show_default=True, type=int)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="write JSONL files here, not Kafka")
-@click.option("--follow", is_flag=True, help="after the span up to now, go on live until stopped (Kafka only)")
-@click.option("--speed", default=1.0, show_default=True, help="with --follow: simulated seconds per real second")
+@click.option("--rate", default=50.0, show_default=True, help="записей в секунду (0 — без пауз)")
+@click.option("--days", default=1.0, show_default=True, help="длина моделируемого периода в днях, до текущего момента")
+@click.option("--per-day", default=200.0, show_default=True, help="обращений в моделируемые сутки (по округу)")
+@click.option("--seed", default=1, show_default=True, type=int, help="зерно генератора: один seed — один поток")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="писать файлы JSONL в этот каталог, а не в Kafka"
+)
+@click.option("--follow", is_flag=True, help="после периода продолжать в реальном времени до остановки (только Kafka)")
+@click.option("--speed", default=1.0, show_default=True, help="с --follow: моделируемых секунд за одну реальную")
 def simulate_cmd(
     rate: float, days: float, per_day: float, seed: int, out: Path | None, follow: bool, speed: float
 ) -> None:
-    """Synthetic traffic of the district (every record marked "synthetic": true) with later status events."""
+    """Синтетический поток обращений округа (каждая запись помечена "synthetic": true) и события статуса."""
     from ingest.connectors.base import json_bytes
     from ingest.simulator import SimConfig, simulate
 
     now = datetime.now(UTC)
     if follow and out is not None:
-        raise click.UsageError("--follow publishes live to Kafka; it cannot be combined with --out")
+        raise click.UsageError("--follow публикует в Kafka в реальном времени; вместе с --out нельзя")
     cfg = SimConfig(days=days, per_day=per_day, seed=seed, end=now + timedelta(days=3650) if follow else now,
                     start=now - timedelta(days=days))  # fmt: skip
     records = simulate(cfg)
@@ -161,7 +165,7 @@ def simulate_cmd(
         finally:
             for fh in handles.values():
                 fh.close()
-        click.echo(f"wrote {counts['messages']} synthetic message(s) and {counts['events']} event(s) to {out}")
+        click.echo(f"записано в {out}: синтетических обращений {counts['messages']}, событий {counts['events']}")
         return
     settings = get_settings()
     raw, events = _publishers(settings)
@@ -196,6 +200,6 @@ def simulate_cmd(
     finally:
         raw.close()
         events.close()
-    click.echo(f"published {counts['messages']} synthetic message(s) and {counts['events']} status event(s)")
+    click.echo(f"опубликовано синтетических обращений {counts['messages']}, событий статуса {counts['events']}")
     if stop.is_set():
         sys.exit(130)

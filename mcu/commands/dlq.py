@@ -19,18 +19,18 @@ def _letters() -> list[DeadLetter]:
 
 @click.group()
 def dlq() -> None:
-    """Dead letters: records a stage could not take, with the reason."""
+    """Очередь ошибок (dead letters): записи, которые этап не смог принять, с причиной."""
 
 
 @dlq.command("show")
-@click.option("--limit", default=50, show_default=True, help="newest N letters")
-@click.option("--reason", default=None, help="only this reason code")
+@click.option("--limit", default=50, show_default=True, help="показать N последних записей")
+@click.option("--reason", default=None, help="только с этим кодом причины")
 def show(limit: int, reason: str | None) -> None:
-    """List dead letters (read from the dlq topic; works while the worker runs)."""
+    """Список записей очереди ошибок (читается из топика dlq; работает и при запущенном worker)."""
     letters = [d for d in _letters() if reason is None or d.reason == reason]
     by_reason = Counter(d.reason for d in letters)
-    table = Table(title=f"Dead letters: {len(letters)}  " + ", ".join(f"{k}={v}" for k, v in by_reason.items()))
-    for col in ("at (UTC)", "stage", "reason", "source", "bytes", "error"):
+    table = Table(title=f"Очередь ошибок: {len(letters)}  " + ", ".join(f"{k}={v}" for k, v in by_reason.items()))
+    for col in ("время (UTC)", "этап", "причина", "источник", "байт", "ошибка"):
         table.add_column(col)
     for d in sorted(letters, key=lambda d: d.at)[-limit:]:
         table.add_row(
@@ -41,10 +41,10 @@ def show(limit: int, reason: str | None) -> None:
 
 
 @dlq.command("replay")
-@click.option("--reason", default=None, help="only letters with this reason code")
-@click.option("--stage", default="normalize", show_default=True, help="only letters of this stage")
+@click.option("--reason", default=None, help="только записи с этим кодом причины")
+@click.option("--stage", default="normalize", show_default=True, help="только записи этого этапа")
 def replay(reason: str | None, stage: str) -> None:
-    """Re-feed dead letters of raw topics (after a fix) to the topic they came from."""
+    """Вернуть записи очереди ошибок из raw-топиков (после исправления) в топик, откуда они пришли."""
     settings = get_settings()
     letters = [
         d for d in _letters()
@@ -54,5 +54,5 @@ def replay(reason: str | None, stage: str) -> None:
     with RawPublisher(settings.kafka, settings.topics) as publisher:
         for d in letters:
             publisher.publish(d.topic.removeprefix(settings.topics.prefix).removeprefix(RAW_PREFIX), d.original())
-    click.echo(f"replayed {len(letters)} letter(s)")
+    click.echo(f"возвращено записей: {len(letters)}")
     sys.exit(0)

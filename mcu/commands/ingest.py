@@ -11,7 +11,7 @@ from schemas import Channel
 
 @click.group()
 def ingest() -> None:
-    """Publish raw messages to Kafka (raw.<channel>)."""
+    """Публикация сырых обращений в Kafka (raw.<канал>)."""
 
 
 def publish_lines(stream: BinaryIO, channel: str, publisher: RawPublisher) -> tuple[int, list[str]]:
@@ -26,24 +26,26 @@ def publish_lines(stream: BinaryIO, channel: str, publisher: RawPublisher) -> tu
             publisher.publish(channel, body)
             sent += 1
         except RecordTooLarge as exc:
-            refused.append(f"line {number}: {exc}")
+            refused.append(f"строка {number}: {exc}")
     publisher.flush()
     return sent, refused
 
 
 @ingest.command("jsonl")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@click.option("--channel", required=True, type=click.Choice([c.value for c in Channel]))
+@click.option(
+    "--channel", required=True, type=click.Choice([c.value for c in Channel]), help="канал, в чей raw-топик писать"
+)
 def ingest_jsonl(file: Path, channel: str) -> None:
-    """Publish every line of FILE (JSON Lines; '-' reads stdin) to raw.<channel>."""
+    """Опубликовать каждую строку FILE (JSON Lines; '-' — стандартный ввод) в raw.<канал>."""
     with RawPublisher(get_settings().kafka, get_settings().topics) as publisher:
         if str(file) == "-":
             sent, refused = publish_lines(sys.stdin.buffer, channel, publisher)
         else:
             with file.open("rb") as fh:
                 sent, refused = publish_lines(fh, channel, publisher)
-    click.echo(f"published {sent} record(s) to raw.{channel}")
+    click.echo(f"опубликовано записей: {sent} в raw.{channel}")
     for line in refused:
-        click.echo(f"refused {line}", err=True)
+        click.echo(f"отклонено: {line}", err=True)
     if refused:
         sys.exit(1)

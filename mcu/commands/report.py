@@ -12,23 +12,29 @@ FORMATS = ["table", "csv", "xlsx", "html"]
 
 
 def _options(fn):  # type: ignore[no-untyped-def]
+    fn = click.option("--wide", is_flag=True,
+                      help="в таблице терминала все столбцы (строки шире экрана; удобно с less -S)")(fn)  # fmt: skip
     fn = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-                      help="file to write (required for xlsx; csv/html go to stdout without it)")(fn)  # fmt: skip
-    fn = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)(fn)
-    fn = click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="last day (Moscow), inclusive")(fn)
+                      help="файл для записи (обязателен для xlsx; csv/html без него идут в stdout)")(fn)  # fmt: skip
+    fn = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                      help="формат: таблица в терминале, csv, xlsx или html")(fn)  # fmt: skip
+    fn = click.option(
+        "--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="последний день (по Москве) включительно"
+    )(fn)
     fn = click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]),
-                      help="first day (Moscow); default: 30 days up to --to or today")(fn)  # fmt: skip
+                      help="первый день (по Москве); по умолчанию — 30 дней до --to или до сегодня")(fn)  # fmt: skip
     return fn
 
 
-def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fmt: str, output: Path | None,  # type: ignore[no-untyped-def]
+         wide: bool = False) -> None:  # fmt: skip
     from mcu.settings import get_settings
     from reports import render
     from reports.fetch import WorkerError, fetch_report
     from sinks.clickhouse.preflight import StoreUnavailable
 
     if fmt == "xlsx" and output is None:
-        raise click.UsageError("--format xlsx needs --output FILE")
+        raise click.UsageError("для --format xlsx нужен --output ФАЙЛ")
     try:
         request = ReportRequest(
             kind=kind, by=by, measures=measures, charts=fmt == "html",
@@ -43,7 +49,7 @@ def _run(kind: str, by: str | None, measures: str | None, date_from, date_to, fm
     except (UnknownName, WorkerError, ValueError, StoreUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     if fmt == "table":
-        render.to_console(report)
+        render.to_console(report, wide=wide)
         return
     if fmt == "xlsx":
         assert output is not None
@@ -68,42 +74,42 @@ def report() -> None:
     "--by",
     default="settlement,department",
     show_default=True,
-    help="whom to rate: settlement (administrations), department (district departments)",
+    help="кого оценивать: settlement (администрации поселений), department (отделы округа)",
 )
 @_options
-def ratings(by: str, date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
-    """Composite rating with intervals, minimum volume and rank changes (reports/data/rating.yaml)."""
-    _run("ratings", by, None, date_from, date_to, fmt, output)
+def ratings(by: str, date_from, date_to, fmt: str, output: Path | None, wide: bool) -> None:  # type: ignore[no-untyped-def]
+    """Сводный рейтинг с интервалами, минимальным объёмом и сменой мест (reports/data/rating.yaml)."""
+    _run("ratings", by, None, date_from, date_to, fmt, output, wide)
 
 
 @report.command()
 @_options
-def workload(date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
-    """Inflow, open and overdue cases per sectoral block (per head where the directory knows it)."""
-    _run("workload", None, None, date_from, date_to, fmt, output)
+def workload(date_from, date_to, fmt: str, output: Path | None, wide: bool) -> None:  # type: ignore[no-untyped-def]
+    """Поступление, открытые и просроченные обращения по отраслевым блокам (и на сотрудника, где известен штат)."""
+    _run("workload", None, None, date_from, date_to, fmt, output, wide)
 
 
 @report.command()
-@click.option("--by", default="block", show_default=True, help="dimensions: " + ",".join(DIMENSIONS))
-@click.option("--measures", default=None, help="measures: " + ",".join(MEASURES))
+@click.option("--by", default="block", show_default=True, help="разрезы: " + ",".join(DIMENSIONS))
+@click.option("--measures", default=None, help="показатели: " + ",".join(MEASURES))
 @_options
-def breakdown(by: str, measures: str | None, date_from, date_to, fmt: str, output: Path | None) -> None:  # type: ignore[no-untyped-def]
-    """Any measures along any dimensions, e.g. --by block,settlement,channel."""
-    _run("breakdown", by, measures, date_from, date_to, fmt, output)
+def breakdown(by: str, measures: str | None, date_from, date_to, fmt: str, output: Path | None, wide: bool) -> None:  # type: ignore[no-untyped-def]
+    """Любые показатели в любых разрезах, например --by block,settlement,channel."""
+    _run("breakdown", by, measures, date_from, date_to, fmt, output, wide)
 
 
 @report.command("analyst-role")
-@click.option("--database", default="default", show_default=True)
-@click.option("--apply", is_flag=True, help="run it against the http(s):// store (needs admin rights)")
+@click.option("--database", default="default", show_default=True, help="база данных ClickHouse")
+@click.option("--apply", is_flag=True, help="применить к хранилищу http(s):// (нужны права администратора)")
 @click.option(
     "--users-xml",
     "users_xml",
     metavar="USER",
-    help="print a users.xml <user> with the role's grants instead (the local server of deploy/clickhouse.sh"
-    " has no CREATE USER); the password is asked for",
+    help="вместо этого вывести <user> для users.xml с правами роли (у локального сервера deploy/clickhouse.sh"
+    " нет CREATE USER); пароль будет запрошен",
 )
 def analyst_role(database: str, apply: bool, users_xml: str | None) -> None:
-    """Print (or apply) the analyst role: SELECT on the views without personal data only."""
+    """Вывести (или применить) роль аналитика: только SELECT на представления без персональных данных."""
     from reports.role import apply_role, role_sql
 
     if users_xml:
@@ -122,7 +128,9 @@ def analyst_role(database: str, apply: bool, users_xml: str | None) -> None:
 
     dsn = get_settings().store.resolved_dsn
     if dsn.startswith("chdb://"):
-        raise click.ClickException("the embedded store has no users or roles; apply this on a ClickHouse server")
+        raise click.ClickException(
+            "во встроенном хранилище (chdb) нет пользователей и ролей; применяйте на сервере ClickHouse"
+        )
     try:
         apply_role(connect_checked(dsn), database)
     except StoreUnavailable as exc:

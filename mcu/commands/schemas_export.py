@@ -17,13 +17,13 @@ MODELS = {
 
 @click.group("schemas")
 def schemas_group() -> None:
-    """Record schemas of the topics."""
+    """Схемы записей в топиках."""
 
 
 @schemas_group.command("export")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default="schemas/json")
 def export(directory: Path) -> None:
-    """Write one JSON Schema file per record type into DIRECTORY."""
+    """Записать в DIRECTORY по одному файлу JSON Schema на каждый тип записи."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, model in MODELS.items():
         path = directory / f"{name}.schema.json"

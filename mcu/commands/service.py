@@ -25,7 +25,7 @@ DEMO_FILE = package_file("mcu", "data/synthetic-messages.jsonl")
 
 @click.command()
 def worker() -> None:
-    """Run a pipeline worker (all stages; start more for more partitions)."""
+    """Запустить обработчик конвейера (все этапы; для большего числа партиций запустите ещё)."""
     settings = get_settings()
     # Before anything is imported or connected: a worker that would store reversible pseudonyms
     # must not process a single record.
@@ -67,7 +67,7 @@ def worker() -> None:
             where = settings.store.resolved_dsn
             click.echo(mask_secrets(f"ClickHouse {where}: схема не применена: {why}"), err=True)
     stages = register({role.value for role in roles})
-    click.echo(f"worker {settings.service.app_id}: stages {', '.join(stages)}", err=True)
+    click.echo(f"worker {settings.service.app_id}: этапы {', '.join(stages)}", err=True)
     from mcu import loop_lag
     from mcu.broker_probe import start_probe
     from mcu.metrics import initialise_series
@@ -89,17 +89,17 @@ def worker() -> None:
 
 @click.group()
 def db() -> None:
-    """The ClickHouse store."""
+    """Хранилище ClickHouse: миграции, пересчёт агрегатов, карантин."""
 
 
 @db.command("migrate")
 def db_migrate() -> None:
-    """Apply pending migrations (with chdb:// only while no worker holds the store)."""
+    """Применить новые миграции (с chdb:// — только пока ни один worker не держит хранилище)."""
     from sinks.clickhouse.migrate import migrate
 
     settings = get_settings()
     applied = migrate(_store_client(), settings.store.cluster)
-    click.echo("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
+    click.echo("применено: " + (", ".join(applied) if applied else "ничего, схема актуальна"))
 
 
 @db.command("refresh")
@@ -186,11 +186,17 @@ def _snapshot(client: httpx.Client) -> Table:
 
 
 @click.command()
-@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEMO_FILE)
-@click.option("--channel", default="webform", show_default=True)
-@click.option("--watch", default=20.0, show_default=True, help="seconds to show the live counts")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEMO_FILE,
+    help="JSONL с синтетическими обращениями (по умолчанию — демонстрационный набор)",
+)
+@click.option("--channel", default="webform", show_default=True, help="канал, в чей raw-топик публиковать")
+@click.option("--watch", default=20.0, show_default=True, help="сколько секунд показывать живые счётчики")
 def demo(path: Path, channel: str, watch: float) -> None:
-    """Publish a small batch of SYNTHETIC messages and watch them flow through the worker."""
+    """Опубликовать небольшую пачку СИНТЕТИЧЕСКИХ обращений и смотреть, как их обрабатывает worker."""
     with RawPublisher(get_settings().kafka, get_settings().topics) as publisher, path.open("rb") as fh:
         sent, _ = publish_lines(fh, channel, publisher)
     click.echo(f"опубликовано {sent} синтетических обращений в raw.{channel} (файл {path.name})")
@@ -200,7 +206,7 @@ def demo(path: Path, channel: str, watch: float) -> None:
             try:
                 live.update(_snapshot(client))
             except httpx.HTTPError as exc:
-                live.update(Table(title=f"worker not answering yet: {exc}"))
+                live.update(Table(title=f"worker пока не отвечает: {exc}"))
             time.sleep(1)
 
 
@@ -216,7 +222,7 @@ def _store_client() -> "Client":
 
 @click.command()
 def counts() -> None:
-    """Rows in ClickHouse as analysts see them (from the server; with chdb:// the worker is asked)."""
+    """Сколько строк в ClickHouse видят аналитики (с сервера; при chdb:// спрашивается worker)."""
     if not get_settings().store.resolved_dsn.startswith("chdb://"):
         from mcu.store import counts_sync
         from sinks.clickhouse.preflight import classify
@@ -231,4 +237,4 @@ def counts() -> None:
     try:
         click.echo(json.dumps(httpx.get(_worker_url("/counts"), timeout=10).json(), ensure_ascii=False))
     except httpx.HTTPError as exc:
-        raise click.ClickException(f"worker at {_worker_url('/counts')} does not answer: {exc}") from exc
+        raise click.ClickException(f"worker по адресу {_worker_url('/counts')} не отвечает: {exc}") from exc

@@ -45,9 +45,14 @@ def _calendar(work_hours: str | None, overrides: Path | None) -> WorkingCalendar
         raise click.ClickException(str(e)) from e
 
 
-_hours_opt = click.option("--work-hours", default=None, help="e.g. '09:00-13:00,14:00-18:00' (MCU_SLA_WORK_HOURS)")
+_hours_opt = click.option(
+    "--work-hours", default=None, help="рабочие часы, например '09:00-13:00,14:00-18:00' (MCU_SLA_WORK_HOURS)"
+)
 _overrides_opt = click.option(
-    "--overrides", type=click.Path(dir_okay=False, path_type=Path), default=None, help="calendar overrides YAML"
+    "--overrides",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML с поправками к календарю (праздники, переносы)",
 )
 
 
@@ -100,9 +105,12 @@ def calendar_cmd(year: int, work_hours: str | None, overrides: Path | None) -> N
 
 
 @sla.command("deadline")
-@click.option("--start", required=True, help="ISO time; without an offset it is Moscow time")
+@click.option("--start", required=True, help="момент начала в ISO 8601; без смещения — московское время")
 @click.option(
-    "--term", "term_text", required=True, help="'30 days', '10 working days', '8 working hours', '10 рабочих дней'"
+    "--term",
+    "term_text",
+    required=True,
+    help="срок: '30 дней', '10 рабочих дней', '8 рабочих часов' (или '30 days', '10 working days')",
 )
 @_hours_opt
 @_overrides_opt
@@ -130,7 +138,13 @@ def deadline_cmd(start: str, term_text: str, work_hours: str | None, overrides: 
 
 
 @sla.command("policies")
-@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML с политиками (по умолчанию — встроенный)",
+)
 def policies_cmd(path: Path | None) -> None:
     """Действующие сроки по каналам и видам обращений, с основаниями."""
     try:

@@ -41,9 +41,9 @@ def test_import_twice_publishes_once_and_status_shows_the_cursor(sinks, tmp_path
     runner = CliRunner()
     first = runner.invoke(cli.connector, ["import", "reception", str(f)])
     assert first.exit_code == 0, first.output
-    assert "1 row(s), 1 status event(s)" in first.output
+    assert "строк 1, событий статуса 1" in first.output
     again = runner.invoke(cli.connector, ["import", "reception", str(f)])
-    assert "0 row(s)" in again.output and pub.source_ids() == ["П-1"]
+    assert "строк 0," in again.output and pub.source_ids() == ["П-1"]
     status = runner.invoke(cli.connector, ["status"])
     assert "reception.import" in status.output and '"rows_done": 1' in status.output
 

@@ -230,3 +230,34 @@ def test_ops_dashboard_layout_and_data_source() -> None:
         cells |= area
         if panel["type"] != "row":
             assert panel["datasource"]["uid"] == uid, panel["title"]
+
+
+LATIN_WORD = re.compile(r"\b[a-z]{3,}\b", re.IGNORECASE)
+RUSSIAN_WORD = re.compile(r"\b[а-яё]{3,}\b", re.IGNORECASE)
+
+
+def _prose(text: str) -> str:
+    """What a person reads as language: without code blocks, inline code and template expressions,
+    which hold metric names, commands and labels (identifiers, not English)."""
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"`[^`]*`", " ", text)
+    return re.sub(r"\{\{.*?\}\}", " ", text)
+
+
+def test_alert_annotations_are_mostly_russian() -> None:
+    # One Cyrillic letter is not enough: an English sentence with a Russian name in it must fail.
+    for rule in _alerts():
+        for key in ("summary", "description"):
+            prose = _prose(rule["annotations"][key])
+            latin, russian = len(LATIN_WORD.findall(prose)), len(RUSSIAN_WORD.findall(prose))
+            assert russian > latin, f"{rule['alert']}: {key} reads as English: {prose!r}"
+
+
+def test_runbook_is_russian() -> None:
+    # The duty engineer at the МЦУ reads it; commands, metric and alert names stay as they are.
+    english = []
+    for number, line in enumerate(_prose(RUNBOOK.read_text(encoding="utf-8")).splitlines(), start=1):
+        latin, russian = len(LATIN_WORD.findall(line)), len(RUSSIAN_WORD.findall(line))
+        if latin > 3 and latin > russian:
+            english.append(f"{number}: {line.strip()}")
+    assert not english, "runbook lines in English:\n" + "\n".join(english)

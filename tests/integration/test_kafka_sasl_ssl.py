@@ -129,7 +129,7 @@ def test_worker_and_publisher_work_through_sasl_ssl(secure_broker: SecureBroker,
         body = b"".join(json.dumps(x, ensure_ascii=False).encode() + b"\n" for x in lines)
         published = _mcu(env, "ingest", "jsonl", "-", "--channel", "webform", stdin=body)  # kafka-python
         assert published.returncode == 0, published.stderr.decode()
-        assert b"published 2 record(s)" in published.stdout
+        assert "опубликовано записей: 2 в raw.webform" in published.stdout.decode()
         # The HTTP intake publishes with the worker's own (Faust/aiokafka) producer.
         accepted = httpx.post(
             worker.url + "/ingest/webform",

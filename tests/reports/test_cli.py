@@ -44,7 +44,7 @@ def test_breakdown_csv_three_dimensions(runner):
 
 def test_unknown_dimension_is_a_clear_error(runner):
     res = runner.invoke(report, ["breakdown", "--by", "planet", *ARGS])
-    assert res.exit_code != 0 and "unknown dimension: planet" in res.output
+    assert res.exit_code != 0 and "неизвестный разрез: planet" in res.output
 
 
 def test_workload_xlsx(runner, tmp_path):
