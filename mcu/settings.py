@@ -62,6 +62,13 @@ class Settings(KafkaSettings):
     clickhouse_cluster: str | None = Field(
         default=None, description="cluster name from remote_servers: Replicated + Distributed DDL variant"
     )
+    model_registry_dir: Path | None = Field(
+        default=None,
+        description="model versions and the CURRENT pointer (mcu classify train/promote); unset: <var_dir>/models",
+    )
+    model_check_seconds: float = Field(
+        default=5.0, gt=0, description="how often an enrich worker looks whether another model version was promoted"
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     ingest_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP intake")
@@ -245,6 +252,10 @@ class Settings(KafkaSettings):
     @property
     def resolved_clickhouse_dsn(self) -> str:
         return self.clickhouse_dsn or f"http://127.0.0.1:{self.clickhouse_http_port}/{LOCAL_DATABASE}"
+
+    @property
+    def resolved_model_registry_dir(self) -> Path:
+        return self.model_registry_dir or self.var_dir / "models"
 
     @property
     def role_set(self) -> set[str]:

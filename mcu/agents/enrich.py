@@ -2,7 +2,8 @@ import time
 from datetime import UTC, datetime
 
 from classify.enricher import Enricher
-from mcu.app import app, cases_topic, normalized_topic
+from classify.registry import ModelHolder, ModelRegistry
+from mcu.app import app, cases_topic, normalized_topic, settings
 from mcu.dead_letters import apply_or_dead_letter
 from mcu.metrics import STAGE_PROCESSED, STAGE_SECONDS
 from schemas import Case, NormalizedMessage
@@ -12,7 +13,16 @@ STAGE = "enrich"
 
 # Loaded when the worker starts, so a broken taxonomy, rule file or model stops the start with
 # the file's name instead of crashing the agent over and over.
-enricher = Enricher.load()
+registry = ModelRegistry(settings.resolved_model_registry_dir)
+enricher = Enricher.load(model_path=registry.current_model_path())
+# `mcu classify promote` moves the registry's pointer; this worker follows it without a restart.
+# The timer paces the checks, so the holder's own limit is off.
+model_holder = ModelHolder(registry, enricher.use_model, check_every=0.0, loaded=registry.current())
+
+
+@app.timer(interval=settings.model_check_seconds)
+async def follow_promoted_model() -> None:
+    await model_holder.refresh()
 
 
 def enrich(value: bytes) -> Case:
