@@ -97,3 +97,38 @@ def test_train_refuses_a_bad_file_and_writes_no_version(tmp_path: Path) -> None:
     res = CliRunner().invoke(classify, ["train", "--with-corrections", str(p), "--registry", str(reg)])
     assert res.exit_code != 0 and "no_such" in res.output
     assert ModelRegistry(reg).versions() == []
+
+
+def test_evaluate_candidate_prints_both_models_side_by_side(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from classify.model import load_model
+    from classify.registry import VersionInfo
+
+    reg = ModelRegistry(tmp_path / "models")
+    model = load_model()
+    assert model is not None
+    model.version = "cand-1"
+    cv = {"n": 10, "category_accuracy": 0.9, "category_macro_f1": 0.8, "block_accuracy": 0.95, "block_macro_f1": 0.85}
+    info = VersionInfo(
+        version="cand-1",
+        created_at=datetime.now(UTC),
+        data_hash="0" * 64,
+        n_examples=1,
+        n_corrections=1,
+        cv=cv,
+        corrections_cv={**cv, "n": 1},
+        correction_ids=["c0"],
+    )
+    reg.add(model, info)
+    p = tmp_path / "c.jsonl"
+    rows = [{"id": f"c{i}", "text": t, "category": c} for i, (t, c) in enumerate(CORRECTIONS)]
+    p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    res = CliRunner().invoke(
+        classify, ["evaluate-candidate", "cand-1", "--corrections", str(p), "--registry", str(reg.root)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "не бывшие в обучении кандидата (n=3)" in res.output
+    assert "из обучения кандидата (n=1" in res.output
+    assert "CV на наборе разработки" in res.output and "0.850" in res.output
+    assert "текущая" in res.output and "кандидат" in res.output
