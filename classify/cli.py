@@ -405,8 +405,8 @@ def evaluate_candidate(
         )
     block("CV на наборе разработки", cur_cv, cand_info.cv)
     w = max(len(t) for t, _, _ in lines) + 2
+    click.echo(f"текущая: {cur_name}\nкандидат: {version}\n")
     click.echo(f"{'':<{w}}{'текущая':>12}{'кандидат':>12}")
-    click.echo(f"{'':<{w}}{cur_name[-12:]:>12}{version[-12:]:>12}")
     for t, a, b in lines:
         click.echo(f"{t:<{w}}{a:>12}{b:>12}")
     if not rows:
