@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from classify.settings import ClassifySettings
 from ingest.connectors.settings import ConnectorSettings
 from ingest.settings import DEVELOPMENT_AUTHOR_KEY, IntakeSettings, RateLimit
 from kafkaio import KafkaSettings, TopicSettings
@@ -227,6 +228,7 @@ class Settings(BaseModel):
     connectors: ConnectorSettings
     sla: SlaSettings
     notify: NotifySettings
+    classify: ClassifySettings
 
     @classmethod
     def sections(cls) -> dict[str, type[BaseSettings]]:
@@ -280,6 +282,11 @@ class Settings(BaseModel):
     def owns_embedded_store(self) -> bool:
         """May this worker open the store? Always with a server; with chdb:// only the sink worker."""
         return Role.SINK in self.service.roles or not self.store.embedded
+
+    @property
+    def resolved_model_registry_dir(self) -> Path:
+        """Where model versions live: MCU_MODEL_REGISTRY_DIR, else <MCU_VAR_DIR>/models."""
+        return self.classify.resolved_registry_dir(self.service.var_dir)
 
 
 def _variable(key: str) -> str:

@@ -14,6 +14,7 @@ from faust.types import EventT
 from pydantic import TypeAdapter
 
 from classify.enricher import Enricher
+from classify.registry import ModelHolder, ModelRegistry
 from ingest.normalize import Rejected, normalize_record
 from kafkaio.wire import decode_headers
 from mcu.agents.stage import Deliveries, StageSensor, hold, release
@@ -34,14 +35,27 @@ def _author_key() -> bytes:
 
 
 @cache
-def enricher() -> Enricher:
+def _model() -> tuple[Enricher, ModelHolder]:
     """Loaded by `prepare` when the worker registers this stage (not at import), so a broken
     taxonomy, rule file or model stops the start with the file's name instead of crashing the agent
-    over and over."""
-    return Enricher.load()
+    over and over. `mcu classify promote` moves the registry's pointer; the holder follows it
+    without a restart (the timer below paces the checks, so the holder's own limit is off)."""
+    registry = ModelRegistry(settings.resolved_model_registry_dir)
+    loaded = Enricher.load(model_path=registry.current_model_path())
+    return loaded, ModelHolder(registry, loaded.use_model, check_every=0.0, loaded=registry.current())
 
 
-prepare = enricher
+def enricher() -> Enricher:
+    return _model()[0]
+
+
+def prepare() -> None:
+    _model()
+
+
+@app.timer(interval=settings.classify.check_seconds)
+async def follow_promoted_model() -> None:
+    await _model()[1].refresh()
 
 
 def raw_value(event: EventT) -> bytes:

@@ -80,6 +80,7 @@ def replay(from_raw: bool, since: str | None, open_only: bool, batch_size: int, 
     остановленном worker.
     """
     from classify.enricher import Enricher
+    from classify.registry import ModelRegistry
     from kafkaio import clients
     from mcu.replay import Limits, Progress, Replay, plan
     from schemas.topics import RAW_TOPICS
@@ -98,7 +99,8 @@ def replay(from_raw: bool, since: str | None, open_only: bool, batch_size: int, 
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     migrate(client, settings.store.cluster)
-    enricher = Enricher.load()
+    # the promoted model version (mcu classify promote), as the enrich workers run it
+    enricher = Enricher.load(model_path=ModelRegistry(settings.resolved_model_registry_dir).current_model_path())
     limits = Limits(
         settings.intake.author_hmac_key.get_secret_value().encode(),
         settings.intake.max_payload_bytes,
