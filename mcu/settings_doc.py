@@ -31,6 +31,7 @@ TITLES = {
     "connectors": ("Connectors", "ingest/connectors/settings.py"),
     "sla": ("SLA", "sla/settings.py"),
     "notify": ("Notifications", "sinks/notify/settings.py"),
+    "classify": ("Classification model", "classify/settings.py"),
 }
 
 
