@@ -15,6 +15,7 @@ The listeners bind 127.0.0.1 only, and the ``default`` user has no password: loo
 only protection, as for any development server.
 
 Usage: python -m sinks.clickhouse.local_server --dir DIR --http-port 8123 --tcp-port 9000
+       [--cluster mcu_local --shard-tcp-ports 9000,9010]   (one shard of a local cluster)
 """
 
 from __future__ import annotations
@@ -44,7 +45,26 @@ HOLD_SQL = (
 OUTPUT_FORMAT = "TSV"
 
 
-def render_config(state_dir: Path, http_port: int, tcp_port: int, log_level: str = "information") -> str:
+def render_remote_servers(cluster: str, shard_tcp_ports: list[int]) -> str:
+    """<remote_servers>: ``cluster`` with one shard (one replica) per native port on 127.0.0.1.
+
+    Distributed tables reach the shards over the native protocol as ``default`` (no password,
+    loopback). No <macros> and no Keeper: shards hold plain MergeTree tables (docs/operations.md).
+    """
+    shards = "".join(
+        f"\n            <shard><replica><host>127.0.0.1</host><port>{int(p)}</port></replica></shard>"
+        for p in shard_tcp_ports
+    )
+    return f"""
+    <remote_servers>
+        <{escape(cluster)}>{shards}
+        </{escape(cluster)}>
+    </remote_servers>"""
+
+
+def render_config(
+    state_dir: Path, http_port: int, tcp_port: int, log_level: str = "information", remote_servers: str = ""
+) -> str:
     """config.xml for clickhouse-local's server mode: loopback listeners, logs and users in the state dir."""
     d = escape(str(state_dir))
     return f"""<?xml version="1.0"?>
@@ -64,7 +84,7 @@ def render_config(state_dir: Path, http_port: int, tcp_port: int, log_level: str
     <user_directories>
         <users_xml><path>{d}/users.xml</path></users_xml>
     </user_directories>
-    <default_profile>default</default_profile>
+    <default_profile>default</default_profile>{remote_servers}
 </clickhouse>
 """
 
@@ -143,14 +163,22 @@ def load_engine() -> ModuleType:
     raise RuntimeError(f"no _chdb.abi3.so in {list(spec.submodule_search_locations)}")
 
 
-def serve(state_dir: Path, http_port: int, tcp_port: int, log_level: str = "information", extra_users: str = "") -> int:
+def serve(
+    state_dir: Path,
+    http_port: int,
+    tcp_port: int,
+    log_level: str = "information",
+    extra_users: str = "",
+    remote_servers: str = "",
+) -> int:
     state_dir = state_dir.resolve()
     for taken in (http_port, tcp_port):
         if port_taken(taken):
             print(f"local_server: 127.0.0.1:{taken} is already taken by another process", file=sys.stderr)
             return 3
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
-    (state_dir / "config.xml").write_text(render_config(state_dir, http_port, tcp_port, log_level), encoding="utf-8")
+    config = render_config(state_dir, http_port, tcp_port, log_level, remote_servers)
+    (state_dir / "config.xml").write_text(config, encoding="utf-8")
     (state_dir / "users.xml").write_text(render_users(extra_users), encoding="utf-8")
     # clickhouse-local reads config.xml from the working directory.
     os.chdir(state_dir)
@@ -191,10 +219,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tcp-port", type=int, default=9000)
     parser.add_argument("--log-level", default="information")
     parser.add_argument("--users-fragment", type=Path, help="file of <user> elements added to users.xml")
+    parser.add_argument("--cluster", help="name of a cluster in <remote_servers> (with --shard-tcp-ports)")
+    parser.add_argument(
+        "--shard-tcp-ports", default="", help="native ports of every shard of --cluster, comma-separated, in order"
+    )
     args = parser.parse_args(argv)
     extra = args.users_fragment.read_text(encoding="utf-8") if args.users_fragment else ""
+    remote = ""
+    if args.cluster:
+        ports = [int(p) for p in args.shard_tcp_ports.split(",") if p.strip()]
+        if not ports:
+            parser.error("--cluster needs --shard-tcp-ports")
+        remote = render_remote_servers(args.cluster, ports)
     started = time.monotonic()
-    code = serve(args.dir, args.http_port, args.tcp_port, args.log_level, extra)
+    code = serve(args.dir, args.http_port, args.tcp_port, args.log_level, extra, remote)
     print(f"local_server: exit {code} after {time.monotonic() - started:.1f} s", file=sys.stderr)
     return code
 
