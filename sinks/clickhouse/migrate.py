@@ -100,9 +100,11 @@ def migrate(client: Client, cluster: str | None = None, shards: Sequence[Client]
             if done[mig.version] != mig.checksum:
                 log.warning("migration %s changed after it was applied (checksum differs)", mig.name)
             continue
+        # An INSERT … SELECT through a Distributed table returns only when the shards have the rows.
+        on_cluster = {"distributed_foreground_insert": 1} if cluster else None
         for statement in statements:
             for target in shards if shards and cluster_ddl.per_shard(statement) else [client]:
-                target.command(statement)
+                target.command(statement, settings=on_cluster)
         for target in shards or [client]:
             target.insert(
                 "schema_migrations",
