@@ -62,6 +62,11 @@ class Settings(KafkaSettings):
     clickhouse_cluster: str | None = Field(
         default=None, description="cluster name from remote_servers: Replicated + Distributed DDL variant"
     )
+    clickhouse_shard_dsns: str | None = Field(
+        default=None,
+        description="comma-separated DSN of every shard of MCU_CLICKHOUSE_CLUSTER, for a cluster without Keeper "
+        "(deploy/clickhouse.sh start --shards 2): plain MergeTree shards, DDL and the aggregate swap run on each",
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     ingest_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP intake")
@@ -245,6 +250,10 @@ class Settings(KafkaSettings):
     @property
     def resolved_clickhouse_dsn(self) -> str:
         return self.clickhouse_dsn or f"http://127.0.0.1:{self.clickhouse_http_port}/{LOCAL_DATABASE}"
+
+    @property
+    def clickhouse_shard_dsn_list(self) -> list[str]:
+        return [d.strip() for d in (self.clickhouse_shard_dsns or "").split(",") if d.strip()]
 
     @property
     def role_set(self) -> set[str]:

@@ -6,7 +6,7 @@ chdb engine (one process per path, not meant for concurrent calls) gets the same
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -21,17 +21,26 @@ T = TypeVar("T")
 
 
 class Store:
-    def __init__(self, dsn: str, cluster: str | None = None) -> None:
+    def __init__(self, dsn: str, cluster: str | None = None, shard_dsns: Sequence[str] = ()) -> None:
         self.dsn = dsn
         self.cluster = cluster
+        self.shard_dsns = list(shard_dsns)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client: Client | None = None
+        self._shards: list[Client] | None = None
+
+    def shards(self) -> list[Client]:
+        """A client per shard (MCU_CLICKHOUSE_SHARD_DSNS), empty otherwise; call on the store's thread."""
+        if self._shards is None:
+            self._shards = [connect_checked(d) for d in self.shard_dsns]
+        return self._shards
 
     def _client_sync(self) -> Client:
         if self._client is None:
             # A bad DSN fails here as one line (StoreUnavailable) naming it, password masked.
-            self._client = connect_checked(self.dsn)
-            applied = migrate(self._client, self.cluster)
+            client = connect_checked(self.dsn)
+            applied = migrate(client, self.cluster, self.shards())
+            self._client = client
             if applied:
                 log.info("ClickHouse migrations applied: %s", ", ".join(applied))
         return self._client
@@ -70,4 +79,6 @@ def counts_sync(client: Client) -> dict[str, int]:
 
 
 # The process's one store handle: sinks write through it, HTTP views read through it.
-store = Store(get_settings().resolved_clickhouse_dsn, get_settings().clickhouse_cluster)
+store = Store(
+    get_settings().resolved_clickhouse_dsn, get_settings().clickhouse_cluster, get_settings().clickhouse_shard_dsn_list
+)

@@ -97,7 +97,7 @@ def db_migrate() -> None:
     from sinks.clickhouse.migrate import migrate
 
     settings = get_settings()
-    applied = migrate(_store_client(), settings.clickhouse_cluster)
+    applied = migrate(_store_client(), settings.clickhouse_cluster, _shard_clients())
     click.echo("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
 
 
@@ -113,7 +113,7 @@ def db_refresh() -> None:
 
     client = _store_client()
     try:
-        prepare(client)
+        prepare(client, _shard_clients())
     except Exception as exc:
         raise click.ClickException(mask_secrets(f"пересчёт агрегатов не удался: {exc}")) from None
     click.echo("агрегаты пересчитаны")
@@ -141,7 +141,7 @@ def db_quarantine(message_id: str, reason: str, actor: str | None) -> None:
     settings = get_settings()
     try:
         client = connect(settings.resolved_clickhouse_dsn)
-        migrate(client, settings.clickhouse_cluster)
+        migrate(client, settings.clickhouse_cluster, _shard_clients())
     except Exception as exc:
         raise click.ClickException(mask_secrets(f"хранилище недоступно: {exc}")) from exc
     try:
@@ -211,6 +211,16 @@ def _store_client() -> "Client":
 
     try:
         return connect_checked(get_settings().resolved_clickhouse_dsn)
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _shard_clients() -> "list[Client]":
+    """A client per shard of a cluster without Keeper (MCU_CLICKHOUSE_SHARD_DSNS), or none."""
+    from sinks.clickhouse.preflight import StoreUnavailable, connect_checked
+
+    try:
+        return [connect_checked(dsn) for dsn in get_settings().clickhouse_shard_dsn_list]
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from None
 
