@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from sinks.clickhouse.cluster import rewrite
+from sinks.clickhouse.cluster import NO_CLUSTER_VARIANT, per_shard, rewrite
 from sinks.clickhouse.migrate import available, planned
 
 
@@ -100,3 +100,38 @@ def test_every_cluster_statement_parses(clickhouse):
         assert clickhouse.query("EXPLAIN AST " + statement).result_rows, statement
     with pytest.raises(Exception, match="Syntax error"):
         clickhouse.query("EXPLAIN AST ALTER TABLE x ON CLUSTR 'c' MODIFY QUERY SELECT 1")
+
+
+def shard_plan() -> list[str]:
+    return [st for _, sts in planned(available(), "mcu", replicated=False) for st in sts]
+
+
+def test_without_keeper_the_shards_keep_plain_engines_and_no_ddl_runs_on_cluster():
+    plan = shard_plan()
+    assert not [s for s in plan if "ON CLUSTER" in s or "Replicated" in s]
+    assert NO_CLUSTER_VARIANT not in plan  # 0009's swap has its per-shard variant
+    cases = next(s for s in plan if s.startswith("CREATE TABLE IF NOT EXISTS cases_local"))
+    assert "ENGINE = ReplacingMergeTree(version)" in cases and "non_replicated_deduplication_window" in cases
+
+
+def test_the_0009_swap_moves_local_tables_and_rebuilds_the_distributed_ones():
+    plan = shard_plan()
+    at = plan.index("RENAME TABLE cases_local TO cases_0009_old_local, cases_0009_local TO cases_local")
+    after = plan[at + 1 : at + 6]
+    assert {s for s in after if s.startswith("DROP")} == {
+        f"DROP TABLE IF EXISTS {t} SYNC" for t in ("cases", "cases_0009_old", "cases_0009")
+    }
+    rebuilt = [s for s in after if s.startswith("CREATE")]
+    assert any(
+        s.startswith("CREATE TABLE IF NOT EXISTS cases AS cases_local ENGINE = Distributed")
+        and s.endswith("cityHash64(message_id))")
+        for s in rebuilt
+    ), rebuilt
+    # the copy runs once, through the Distributed names; every DDL statement on every shard
+    copy = next(s for s in plan if s.startswith("INSERT INTO cases_0009"))
+    assert not per_shard(copy) and per_shard(plan[at])
+
+
+def test_every_per_shard_statement_parses(clickhouse):
+    for statement in shard_plan():
+        assert clickhouse.query("EXPLAIN AST " + statement).result_rows, statement
