@@ -38,9 +38,16 @@ NO_CLUSTER_VARIANT = (
 )
 
 
-def shard_key(body: str) -> str:
+def shard_key(body: str, engine: str = "", rest: str = "") -> str:
     # All versions of one message on one shard: ReplacingMergeTree folds them and FINAL is exact.
-    return "cityHash64(message_id)" if re.search(r"\bmessage_id\b", body) else "rand()"
+    if re.search(r"\bmessage_id\b", body):
+        return "cityHash64(message_id)"
+    # Other replacing tables (dead letters by source offset, the calendar by day): by their key,
+    # for the same reason: FINAL through a Distributed table folds only within a shard.
+    order = re.search(r"\bORDER BY\s+(\([^)]*\)|\w+)", rest)
+    if engine.startswith("Replacing") and order:
+        return f"cityHash64({order[1].strip('()')})"
+    return "rand()"
 
 
 def _local_sources(select: str, tables: set[str]) -> str:
@@ -66,7 +73,7 @@ def rewrite(statement: str, cluster: str, tables: dict[str, str], replicated: bo
     on = f" ON CLUSTER '{cluster}'" if replicated else ""
     if m := _CREATE_TABLE.match(statement):
         name, args = m["name"], (m["args"] or "").strip()
-        key = tables[name] = shard_key(m["body"])
+        key = tables[name] = shard_key(m["body"], m["engine"], m["rest"])
         if replicated:
             path = f"'/clickhouse/tables/{{shard}}/{{database}}/{name}', '{{replica}}'"
             engine = f"Replicated{m['engine']}({path}{', ' + args if args else ''})"
