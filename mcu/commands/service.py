@@ -141,12 +141,21 @@ def db_quarantine(message_id: str, reason: str, actor: str | None) -> None:
     settings = get_settings()
     try:
         client = connect(settings.resolved_clickhouse_dsn)
-        migrate(client, settings.clickhouse_cluster, _shard_clients())
+        shards = _shard_clients()
+        migrate(client, settings.clickhouse_cluster, shards)
+    except click.ClickException:
+        raise
     except Exception as exc:
         raise click.ClickException(mask_secrets(f"хранилище недоступно: {exc}")) from exc
     try:
         result = quarantine(
-            client, message_id, reason, actor or getpass.getuser(), refresh, settings.clickhouse_cluster
+            client,
+            message_id,
+            reason,
+            actor or getpass.getuser(),
+            lambda c, since: refresh(c, since, shards),
+            settings.clickhouse_cluster,
+            shards,
         )
     except NothingToQuarantine as exc:
         raise click.ClickException(f"обращение {message_id} в хранилище не найдено, ничего не удалено") from exc

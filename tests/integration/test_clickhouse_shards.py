@@ -24,9 +24,10 @@ import pytest
 from ingest.connectors.events import EventPublisher
 from ingest.producer import RawPublisher
 from reports.build import ReportRequest, build_report
-from reports.store import client_query
+from reports.store import client_query, refresh
 from schemas import CaseEvent
 from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.quarantine import quarantine
 from sinks.clickhouse.writer import dedup_token, insert_batch
 from tests.integration.harness import ROOT, Worker, free_port, pipeline_env, settings_of, wait_for
 
@@ -236,7 +237,15 @@ def test_a_retried_insert_through_the_distributed_table_is_stored_once_on_each_s
         .result_rows
     )
     assert spread == []
-    # Refresh and quarantine need shard clients; migrations ran on both.
+    # Quarantine deletes on each shard's local tables (no ON CLUSTER here) and recomputes through them.
+    result = quarantine(clients[0], "m5", "тест", "оператор", lambda c, since: refresh(c, since, clients), CLUSTER,
+                        clients)  # fmt: skip
+    assert result.removed["case_events"] == 2 and not result.refresh_error, result
+    left = "SELECT count() FROM case_events WHERE message_id = 'm5'"
+    assert clients[0].query(left).result_rows[0][0] == 0
+    assert clients[1].query("SELECT count() FROM case_events").result_rows[0][0] == 398
+    assert clients[1].query("SELECT count() FROM quarantine_log WHERE message_id = 'm5'").result_rows[0][0] == 1
+    # Migrations ran on both shards and each keeps the ledger.
     assert [c.query("SELECT max(version) FROM schema_migrations").result_rows[0][0] for c in clients] == [
         clients[0].query("SELECT max(version) FROM schema_migrations").result_rows[0][0]
     ] * 2
