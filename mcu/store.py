@@ -38,9 +38,8 @@ class Store:
     def _client_sync(self) -> Client:
         if self._client is None:
             # A bad DSN fails here as one line (StoreUnavailable) naming it, password masked.
-            client = connect_checked(self.dsn)
-            applied = migrate(client, self.cluster, self.shards())
-            self._client = client
+            self._client = connect_checked(self.dsn)
+            applied = migrate(self._client, self.cluster, self.shards())
             if applied:
                 log.info("ClickHouse migrations applied: %s", ", ".join(applied))
         return self._client
