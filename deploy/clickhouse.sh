@@ -3,9 +3,14 @@
 # (ClickHouse 26.9.2.1) run as a server by sinks/clickhouse/local_server.py. No binary download,
 # no Docker: `pip install -e .[dev]` brings everything. Loopback only (the listeners have no TLS).
 #
-# Usage: deploy/clickhouse.sh start|stop|kill|restart|status|logs [-f] [N]
+# Usage: deploy/clickhouse.sh start|stop|kill|restart|status [--shards N] | logs [-f] [N]
 #   start    start in the background, wait until /ping answers, create the database; already
 #            running -> says so, exit 0
+#   --shards N  (start/stop/kill/restart/status) N servers as the N shards of one cluster
+#            (MCU_CLICKHOUSE_CLUSTER, default mcu_local) in <remote_servers> of each: shard k on
+#            HTTP port MCU_CLICKHOUSE_HTTP_PORT+10(k-1), native MCU_CLICKHOUSE_TCP_PORT+10(k-1)
+#            (or the k-th of MCU_CLICKHOUSE_SHARD_HTTP_PORTS / _SHARD_TCP_PORTS, comma lists),
+#            state in <var>/clickhouse-shardK. No Keeper: plain MergeTree shards, docs/operations.md
 #   stop     SIGTERM, wait for a clean exit (MCU_CLICKHOUSE_STOP_TIMEOUT, 30 s), then SIGKILL
 #   kill     SIGKILL at once (fault tests: an unclean server death)
 #   restart  stop + start (data is kept)
@@ -50,7 +55,7 @@ if [[ -n "${MCU_VAR_DIR:-}" ]]; then
 else
     VAR_DIR="$REPO_ROOT/var"
 fi
-CDIR="$VAR_DIR/clickhouse-server"
+CDIR="$VAR_DIR/${MCU_CLICKHOUSE_STATE_NAME:-clickhouse-server}"
 LOG_DIR="$CDIR/logs"
 PID_FILE="$CDIR/clickhouse.pid"
 SERVER_LOG="$LOG_DIR/clickhouse-server.log"
@@ -115,6 +120,9 @@ start() {
     if [[ -n "${MCU_CLICKHOUSE_USERS_FRAGMENT:-}" ]]; then
         [[ -f "$MCU_CLICKHOUSE_USERS_FRAGMENT" ]] || die "MCU_CLICKHOUSE_USERS_FRAGMENT=$MCU_CLICKHOUSE_USERS_FRAGMENT is not a file"
         extra=(--users-fragment "$MCU_CLICKHOUSE_USERS_FRAGMENT")
+    fi
+    if [[ -n "${MCU_CLICKHOUSE_REMOTE:-}" ]]; then  # "cluster:tcp1,tcp2,..." set by the --shards loop below
+        extra+=(--cluster "${MCU_CLICKHOUSE_REMOTE%%:*}" --shard-tcp-ports "${MCU_CLICKHOUSE_REMOTE#*:}")
     fi
     printf '\n=== %s start (http %s, native %s) ===\n' "$(date -u +%FT%TZ)" "$HTTP_PORT" "$TCP_PORT" >>"$OUT"
     # setsid+nohup: the server outlives the shell (and pytest) that started it; 9>&- keeps our lock
@@ -221,8 +229,37 @@ logs() {
     tail -n "$lines" "$SERVER_LOG"
 }
 
+# --shards N: run this script once per shard with that shard's ports and state dir.
+shards() {
+    local cmd="$1" n="$2" k http tcp rc=0
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "--shards takes a number of shards"
+    local cluster="${MCU_CLICKHOUSE_CLUSTER:-mcu_local}"
+    [[ "$cluster" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "MCU_CLICKHOUSE_CLUSTER=$cluster is not a plain name"
+    local -a https tcps
+    IFS=, read -r -a https <<<"${MCU_CLICKHOUSE_SHARD_HTTP_PORTS:-}"
+    IFS=, read -r -a tcps <<<"${MCU_CLICKHOUSE_SHARD_TCP_PORTS:-}"
+    for ((k = 0; k < n; k++)); do
+        https[k]="${https[k]:-$((HTTP_PORT + 10 * k))}"
+        tcps[k]="${tcps[k]:-$((TCP_PORT + 10 * k))}"
+    done
+    local remote="$cluster:$(IFS=,; echo "${tcps[*]:0:n}")"
+    for ((k = 0; k < n; k++)); do
+        say "shard $((k + 1)) of $n ($cluster):"
+        MCU_CLICKHOUSE_STATE_NAME="clickhouse-shard$((k + 1))" MCU_CLICKHOUSE_HTTP_PORT="${https[k]}" \
+            MCU_CLICKHOUSE_TCP_PORT="${tcps[k]}" MCU_CLICKHOUSE_REMOTE="$remote" "${BASH_SOURCE[0]}" "$cmd" || rc=$?
+    done
+    return "$rc"
+}
+
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
+if [[ "${1:-}" == "--shards" ]]; then
+    case "$cmd" in
+        start | stop | kill | status) shards "$cmd" "${2:-}"; exit $? ;;
+        restart) shards stop "${2:-}"; shards start "${2:-}"; exit $? ;;
+        *) die "--shards goes with start, stop, kill, restart or status" ;;
+    esac
+fi
 case "$cmd" in
     start) start ;;
     stop) stop ;;
@@ -230,5 +267,5 @@ case "$cmd" in
     restart) stop; start ;;
     status) status ;;
     logs) logs "$@" ;;
-    *) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

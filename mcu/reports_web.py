@@ -54,7 +54,7 @@ async def _prepare_reports() -> None:
         return  # a stage worker: the sink worker owns the embedded store and its aggregates
     # The working-time calendar must be in the store before the aggregates mean anything.
     try:
-        if await store.run(prepare):
+        if await store.run(lambda c: prepare(c, store.shards())):
             log.info("reports: work_calendar written")
         _last_full["at"] = time.monotonic()
     except StoreUnavailable as exc:  # said once, in one line, at start; the next refresh tries again
@@ -71,10 +71,10 @@ async def _refresh_daily_stats() -> None:
         return
     try:
         if time.monotonic() - _last_full["at"] >= FULL_REFRESH_SECONDS:
-            await store.run(refresh)
+            await store.run(lambda c: refresh(c, shards=store.shards()))
             _last_full["at"] = time.monotonic()
         else:
-            await store.run(refresh_recent)
+            await store.run(lambda c: refresh_recent(c, shards=store.shards()))
     except StoreUnavailable as exc:
         log.warning("reports: daily_stats not refreshed: %s", exc)
     except Exception:

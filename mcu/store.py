@@ -6,7 +6,7 @@ chdb engine (one process per path, not meant for concurrent calls) gets the same
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any, TypeVar
@@ -22,17 +22,25 @@ T = TypeVar("T")
 
 
 class Store:
-    def __init__(self, dsn: str, cluster: str | None = None) -> None:
+    def __init__(self, dsn: str, cluster: str | None = None, shard_dsns: Sequence[str] = ()) -> None:
         self.dsn = dsn
         self.cluster = cluster
+        self.shard_dsns = list(shard_dsns)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client: Client | None = None
+        self._shards: list[Client] | None = None
+
+    def shards(self) -> list[Client]:
+        """A client per shard (MCU_CLICKHOUSE_SHARD_DSNS), empty otherwise; call on the store's thread."""
+        if self._shards is None:
+            self._shards = [connect_checked(d) for d in self.shard_dsns]
+        return self._shards
 
     def _client_sync(self) -> Client:
         if self._client is None:
             # A bad DSN fails here as one line (StoreUnavailable) naming it, password masked.
             self._client = connect_checked(self.dsn)
-            applied = migrate(self._client, self.cluster)
+            applied = migrate(self._client, self.cluster, self.shards())
             if applied:
                 log.info("ClickHouse migrations applied: %s", ", ".join(applied))
         return self._client
@@ -73,7 +81,7 @@ def counts_sync(client: Client) -> dict[str, int]:
 @cache
 def _store() -> Store:
     s = get_settings()
-    return Store(s.store.resolved_dsn, s.store.cluster)
+    return Store(s.store.resolved_dsn, s.store.cluster, s.store.shard_dsn_list)
 
 
 def __getattr__(name: str) -> Any:

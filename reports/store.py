@@ -1,6 +1,7 @@
 """How reports reach the data: a clickhouse-connect client, kept fresh, wrapped as a Query."""
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -71,14 +72,33 @@ def _swap_in(client: Client, target: str, staging: str, first_partition: str) ->
             client.command(f"ALTER TABLE {target} DROP PARTITION ID '{part}'")
 
 
-def refresh(client: Client, since: date | None = None) -> int:
+_AGGREGATES = ("daily_stats", "daily_body_stats", "monthly_stats", "monthly_body_stats")
+
+
+def _distributed_over(client: Client, table: str) -> str | None:
+    """The cluster ``table`` is a Distributed table over, or None for a table of this server."""
+    rows = client.query(
+        "SELECT engine, engine_full FROM system.tables WHERE database = currentDatabase() AND name = %(t)s",
+        parameters={"t": table},
+    ).result_rows
+    if not rows or rows[0][0] != "Distributed":
+        return None
+    m = re.match(r"Distributed\('?([^',)]+)", str(rows[0][1]))
+    return m[1] if m else None
+
+
+def refresh(client: Client, since: date | None = None, shards: Sequence[Client] = ()) -> int:
     """Recompute daily_stats for the months from ``since`` (default: all) and swap them in.
 
     The result is built in a table of its own (so two refreshes never mix) and moved in month by
     month with REPLACE PARTITION: readers see each month either before or after, never half.
-    Returns the number of daily rows written.
+    On a cluster (the aggregates are Distributed tables) see _refresh_cluster; ``shards`` are a
+    client per shard (MCU_CLICKHOUSE_SHARD_DSNS). Returns the number of daily rows written.
     """
     since = (since or EVERYTHING).replace(day=1)
+    cluster = _distributed_over(client, "daily_stats")
+    if cluster:
+        return _refresh_cluster(client, since, cluster, shards)
     first_partition = f"{since:%Y%m}"
     suffix = uuid4().hex[:12]
     staging, body_staging = f"daily_stats_staging_{suffix}", f"daily_body_stats_staging_{suffix}"
@@ -114,14 +134,73 @@ def refresh(client: Client, since: date | None = None) -> int:
         client.command(f"DROP TABLE IF EXISTS {month_body_staging}")
 
 
-def refresh_recent(client: Client, today: date | None = None) -> int:
+class ClusterRefreshUnsupported(RuntimeError):
+    """The aggregates are Distributed but no shard clients were given."""
+
+
+def _refresh_cluster(client: Client, since: date, cluster: str, shards: Sequence[Client]) -> int:
+    """The refresh on Distributed aggregates: computed once, swapped in shard by shard.
+
+    REPLACE PARTITION works on MergeTree tables only, not on Distributed ones. So the source is
+    computed once, on this node, through the Distributed tables (exact: a message and all its
+    rows live on one shard, and the repeat window, which looks across authors' messages on every
+    shard, runs here), inserted into a Distributed staging table over per-shard staging tables,
+    and then each shard swaps its own months in: REPLACE PARTITION where its staging has the
+    month, DROP PARTITION where only its old rows have it. Readers sum over shards (every report
+    aggregates), so which shard holds a row does not matter. Each shard's swap is atomic per
+    month, the shards one after another: a reader may see, for a few milliseconds, one shard
+    refreshed and the other not, which a single server never shows.
+    """
+    if not shards:
+        raise ClusterRefreshUnsupported(
+            f"the report aggregates are Distributed tables (cluster {cluster}): the refresh swaps months on "
+            "each shard and needs MCU_CLICKHOUSE_SHARD_DSNS (a DSN per shard); with Keeper and ON CLUSTER "
+            "this is not implemented, see docs/operations.md"
+        )
+    first_partition = f"{since:%Y%m}"
+    suffix = uuid4().hex[:12]
+    staging = {t: f"{t}_staging_{suffix}" for t in _AGGREGATES}
+    insert = {"async_insert": 0, "distributed_foreground_insert": 1}
+    try:
+        for table, stage in staging.items():
+            for shard in shards:
+                shard.command(f"CREATE TABLE {stage}_local AS {table}_local")
+            spread = f"Distributed('{cluster}', currentDatabase(), {stage}_local, rand())"
+            client.command(f"CREATE TABLE {stage} AS {table} ENGINE = {spread}")
+        client.command(
+            f"INSERT INTO {staging['daily_stats']} SELECT * FROM daily_stats_source(since = {{since:Date}})",
+            parameters={"since": since},
+            # The source's IN (SELECT … FROM cases) inside a read of case_progress: both are sharded by
+            # message, so each shard answers it from its own cases_local ('local'), nothing crosses over.
+            settings={**insert, "distributed_product_mode": "local"},
+        )
+        rollups = (
+            ("daily_body_stats", BODY_ROLLUP, "daily_stats"),
+            ("monthly_stats", MONTHLY_ROLLUP, "daily_stats"),
+            ("monthly_body_stats", MONTHLY_BODY_ROLLUP, "daily_body_stats"),
+        )
+        for target, rollup, source in rollups:
+            client.command(f"INSERT INTO {staging[target]} " + rollup.format(src=staging[source]), settings=insert)
+        for shard in shards:
+            for table, stage in staging.items():
+                _swap_in(shard, f"{table}_local", f"{stage}_local", first_partition)
+        return int(client.query(f"SELECT count() FROM {staging['daily_stats']}").result_rows[0][0])
+    finally:
+        for stage in staging.values():
+            client.command(f"DROP TABLE IF EXISTS {stage}")
+            for shard in shards:
+                shard.command(f"DROP TABLE IF EXISTS {stage}")
+                shard.command(f"DROP TABLE IF EXISTS {stage}_local")
+
+
+def refresh_recent(client: Client, today: date | None = None, shards: Sequence[Client] = ()) -> int:
     """Recompute the current month and the RECENT_MONTHS − 1 before it."""
     today = today or datetime.now(ZoneInfo("Europe/Moscow")).date()
     month = today.year * 12 + today.month - 1 - (RECENT_MONTHS - 1)
-    return refresh(client, date(month // 12, month % 12 + 1, 1))
+    return refresh(client, date(month // 12, month % 12 + 1, 1), shards)
 
 
-def prepare(client: Client) -> bool:
+def prepare(client: Client, shards: Sequence[Client] = ()) -> bool:
     """Make sure work_calendar holds today's calendar, then recompute the aggregates.
 
     Run once when a process takes the store (the worker at start, `mcu report` when it opens a
@@ -131,5 +210,5 @@ def prepare(client: Client) -> bool:
     if not calendar_is_current(client):
         log.info("work_calendar written: %d days", sync_calendar(client))
         written = True
-    refresh(client)
+    refresh(client, shards=shards)
     return written

@@ -98,7 +98,7 @@ def db_migrate() -> None:
     from sinks.clickhouse.migrate import migrate
 
     settings = get_settings()
-    applied = migrate(_store_client(), settings.store.cluster)
+    applied = migrate(_store_client(), settings.store.cluster, _shard_clients())
     click.echo("применено: " + (", ".join(applied) if applied else "ничего, схема актуальна"))
 
 
@@ -114,7 +114,7 @@ def db_refresh() -> None:
 
     client = _store_client()
     try:
-        prepare(client)
+        prepare(client, _shard_clients())
     except Exception as exc:
         raise click.ClickException(mask_secrets(f"пересчёт агрегатов не удался: {exc}")) from None
     click.echo("агрегаты пересчитаны")
@@ -142,11 +142,22 @@ def db_quarantine(message_id: str, reason: str, actor: str | None) -> None:
     settings = get_settings()
     try:
         client = connect(settings.store.resolved_dsn)
-        migrate(client, settings.store.cluster)
+        shards = _shard_clients()
+        migrate(client, settings.store.cluster, shards)
+    except click.ClickException:
+        raise
     except Exception as exc:
         raise click.ClickException(mask_secrets(f"хранилище недоступно: {exc}")) from exc
     try:
-        result = quarantine(client, message_id, reason, actor or getpass.getuser(), refresh, settings.store.cluster)
+        result = quarantine(
+            client,
+            message_id,
+            reason,
+            actor or getpass.getuser(),
+            lambda c, since: refresh(c, since, shards),
+            settings.store.cluster,
+            shards,
+        )
     except NothingToQuarantine as exc:
         raise click.ClickException(f"обращение {message_id} в хранилище не найдено, ничего не удалено") from exc
     removed = ", ".join(f"{t}: {n}" for t, n in result.removed.items() if n)
@@ -216,6 +227,16 @@ def _store_client() -> "Client":
 
     try:
         return connect_checked(get_settings().store.resolved_dsn)
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _shard_clients() -> "list[Client]":
+    """A client per shard of a cluster without Keeper (MCU_CLICKHOUSE_SHARD_DSNS), or none."""
+    from sinks.clickhouse.preflight import StoreUnavailable, connect_checked
+
+    try:
+        return [connect_checked(dsn) for dsn in get_settings().store.shard_dsn_list]
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -55,47 +56,62 @@ def available() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def applied(client: Client, cluster: str | None = None) -> dict[int, str]:
-    client.command(cluster_ddl.ledger_ddl(cluster) if cluster else LEDGER_DDL)
+def applied(client: Client, cluster: str | None = None, shards: Sequence[Client] = ()) -> dict[int, str]:
+    if cluster and not shards:
+        client.command(cluster_ddl.ledger_ddl(cluster) or LEDGER_DDL)
+    else:  # one server, or shards without Keeper: each keeps its own ledger, the same rows
+        for target in shards or [client]:
+            target.command(LEDGER_DDL)
     rows = client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows
     return {int(v): str(c) for v, c in rows}
 
 
-def planned(migrations: list[Migration], cluster: str | None) -> list[tuple[Migration, list[str]]]:
+def planned(
+    migrations: list[Migration], cluster: str | None, replicated: bool = True
+) -> list[tuple[Migration, list[str]]]:
     """Each migration with the statements it runs: as written, or their cluster variant."""
-    tables: set[str] = set()
+    tables: dict[str, str] = {}
     plan = []
     for mig in migrations:
         statements = mig.statements()
         if cluster:
-            statements = [out for st in statements for out in cluster_ddl.rewrite(st, cluster, tables)]
+            statements = [out for st in statements for out in cluster_ddl.rewrite(st, cluster, tables, replicated)]
         plan.append((mig, statements))
     return plan
 
 
-def migrate(client: Client, cluster: str | None = None) -> list[str]:
+def migrate(client: Client, cluster: str | None = None, shards: Sequence[Client] = ()) -> list[str]:
     """Apply what is not applied yet; return the names applied now.
 
     Statements are written IF NOT EXISTS, so a crash half-way through a file is repaired by
     simply running the file again. With ``cluster`` (MCU_CLICKHOUSE_CLUSTER) the cluster variant
-    runs: Replicated local tables, Distributed tables over them, DDL ON CLUSTER.
+    runs: Replicated local tables, Distributed tables over them, DDL ON CLUSTER. With ``shards``
+    too (MCU_CLICKHOUSE_SHARD_DSNS: a client per shard, no Keeper) the local tables keep plain
+    engines and each DDL statement runs on every shard in turn; ``client`` (one of them) runs the
+    data statements, through the Distributed tables.
     """
-    done = applied(client, cluster)
+    if shards and not cluster:
+        raise ValueError("shard DSNs without a cluster name (MCU_CLICKHOUSE_CLUSTER)")
+    done = applied(client, cluster, shards)
     newly: list[str] = []
     # The whole plan is built even for applied files: later files refer to earlier tables.
-    for mig, statements in planned(available(), cluster):
+    for mig, statements in planned(available(), cluster, replicated=not shards):
         if mig.version in done:
             if done[mig.version] != mig.checksum:
                 log.warning("migration %s changed after it was applied (checksum differs)", mig.name)
             continue
+        # An INSERT … SELECT through a Distributed table returns only when the shards have the rows.
+        on_cluster = {"distributed_foreground_insert": 1} if cluster else None
         for statement in statements:
-            client.command(statement)
-        client.insert(
-            "schema_migrations",
-            [[mig.version, mig.name, mig.checksum]],
-            column_names=["version", "name", "checksum"],
-            settings={"async_insert": 0},
-        )
+            for target in shards if shards and cluster_ddl.per_shard(statement) else [client]:
+                target.command(statement, settings=on_cluster)
+        for target in shards or [client]:
+            target.insert(
+                "schema_migrations",
+                [[mig.version, mig.name, mig.checksum]],
+                column_names=["version", "name", "checksum"],
+                settings={"async_insert": 0},
+            )
         newly.append(mig.name)
         log.info("applied migration %s", mig.name)
     return newly

@@ -9,7 +9,7 @@ so replay only after the cause is fixed.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -62,6 +62,7 @@ def quarantine(
     actor: str,
     recompute: Callable[[Client, date | None], object],
     cluster: str | None = None,
+    shards: Sequence[Client] = (),
 ) -> QuarantineResult:
     """Remove ``message_id`` everywhere, recompute its aggregates with ``recompute(client, since)``.
 
@@ -81,9 +82,16 @@ def quarantine(
     created_at: datetime | None = info[0] if info[2] else None
     channel = str(info[1]) if info[2] else ""
     for t, n in counts.items():
-        if n:
-            target = f"{t}_local ON CLUSTER '{cluster}'" if cluster else t
-            client.command(
+        if not n:
+            continue
+        # A mutation cannot run on a Distributed table: on the local tables, ON CLUSTER with Keeper,
+        # else on each shard (MCU_CLICKHOUSE_SHARD_DSNS); the message lives on one of them.
+        if shards:
+            targets = [(s, f"{t}_local") for s in shards]
+        else:
+            targets = [(client, f"{t}_local ON CLUSTER '{cluster}'" if cluster else t)]
+        for target_client, target in targets:
+            target_client.command(
                 f"ALTER TABLE {target} DELETE WHERE message_id = {{id:String}}",
                 parameters=params,
                 settings={"mutations_sync": 2},

@@ -30,6 +30,11 @@ class StoreSettings(BaseSettings):
     cluster: str | None = Field(
         default=None, description="cluster name from remote_servers: Replicated + Distributed DDL variant"
     )
+    shard_dsns: str | None = Field(
+        default=None,
+        description="comma-separated DSN of every shard of MCU_CLICKHOUSE_CLUSTER, for a cluster without Keeper "
+        "(deploy/clickhouse.sh start --shards 2): plain MergeTree shards, DDL and the aggregate swap run on each",
+    )
     batch_size: int = Field(
         default=1000, ge=1, validation_alias="MCU_SINK_BATCH_SIZE", description="rows the sink writes in one insert"
     )
@@ -39,6 +44,10 @@ class StoreSettings(BaseSettings):
         validation_alias="MCU_SINK_BATCH_SECONDS",
         description="longest a row waits in the sink's batch before the insert",
     )
+
+    @property
+    def shard_dsn_list(self) -> list[str]:
+        return [d.strip() for d in (self.shard_dsns or "").split(",") if d.strip()]
 
     @property
     def resolved_dsn(self) -> str:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from sinks.clickhouse.cluster import rewrite
+from sinks.clickhouse.cluster import NO_CLUSTER_VARIANT, per_shard, rewrite
 from sinks.clickhouse.migrate import available, planned
 
 
@@ -51,7 +51,7 @@ def test_alters_and_views_run_on_the_cluster():
 
 
 def test_statements_it_does_not_know_pass_unchanged():
-    assert rewrite("INSERT INTO x SELECT 1", "c", set()) == ["INSERT INTO x SELECT 1"]
+    assert rewrite("INSERT INTO x SELECT 1", "c", {}) == ["INSERT INTO x SELECT 1"]
 
 
 def test_a_modified_materialized_view_query_keeps_reading_local_tables():
@@ -65,7 +65,7 @@ def test_a_modified_materialized_view_query_keeps_reading_local_tables():
         assert re.match(r"ALTER TABLE \w+ ON CLUSTER 'mcu' MODIFY QUERY\s+SELECT", s), s
         sources = re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", s)
         assert sources and all(t.endswith("_local") for t in sources), (sources, s)
-    assert rewrite("ALTER TABLE mv MODIFY QUERY SELECT a FROM t AS x JOIN u ON 1", "c", {"t"}) == [
+    assert rewrite("ALTER TABLE mv MODIFY QUERY SELECT a FROM t AS x JOIN u ON 1", "c", {"t": "rand()"}) == [
         "ALTER TABLE mv ON CLUSTER 'c' MODIFY QUERY SELECT a FROM t_local AS x JOIN u ON 1"
     ]
 
@@ -80,7 +80,8 @@ def test_an_added_column_reaches_the_local_and_the_distributed_table():
         ]
         assert [re.match(r"ALTER TABLE (\w+)", s)[1] for s in adds] == [f"{table}_local", table]  # local first
     # storage-only ALTERs stay on the local table
-    assert rewrite("ALTER TABLE t MODIFY TTL x", "c", {"t"}) == ["ALTER TABLE t_local ON CLUSTER 'c' MODIFY TTL x"]
+    local_only = ["ALTER TABLE t_local ON CLUSTER 'c' MODIFY TTL x"]
+    assert rewrite("ALTER TABLE t MODIFY TTL x", "c", {"t": "rand()"}) == local_only
 
 
 def test_replaced_views_run_on_the_cluster_over_distributed_tables():
@@ -99,3 +100,38 @@ def test_every_cluster_statement_parses(clickhouse):
         assert clickhouse.query("EXPLAIN AST " + statement).result_rows, statement
     with pytest.raises(Exception, match="Syntax error"):
         clickhouse.query("EXPLAIN AST ALTER TABLE x ON CLUSTR 'c' MODIFY QUERY SELECT 1")
+
+
+def shard_plan() -> list[str]:
+    return [st for _, sts in planned(available(), "mcu", replicated=False) for st in sts]
+
+
+def test_without_keeper_the_shards_keep_plain_engines_and_no_ddl_runs_on_cluster():
+    plan = shard_plan()
+    assert not [s for s in plan if "ON CLUSTER" in s or "Replicated" in s]
+    assert NO_CLUSTER_VARIANT not in plan  # 0009's swap has its per-shard variant
+    cases = next(s for s in plan if s.startswith("CREATE TABLE IF NOT EXISTS cases_local"))
+    assert "ENGINE = ReplacingMergeTree(version)" in cases and "non_replicated_deduplication_window" in cases
+
+
+def test_the_0009_swap_moves_local_tables_and_rebuilds_the_distributed_ones():
+    plan = shard_plan()
+    at = plan.index("RENAME TABLE cases_local TO cases_0009_old_local, cases_0009_local TO cases_local")
+    after = plan[at + 1 : at + 6]
+    assert {s for s in after if s.startswith("DROP")} == {
+        f"DROP TABLE IF EXISTS {t} SYNC" for t in ("cases", "cases_0009_old", "cases_0009")
+    }
+    rebuilt = [s for s in after if s.startswith("CREATE")]
+    assert any(
+        s.startswith("CREATE TABLE IF NOT EXISTS cases AS cases_local ENGINE = Distributed")
+        and s.endswith("cityHash64(message_id))")
+        for s in rebuilt
+    ), rebuilt
+    # the copy runs once, through the Distributed names; every DDL statement on every shard
+    copy = next(s for s in plan if s.startswith("INSERT INTO cases_0009"))
+    assert not per_shard(copy) and per_shard(plan[at])
+
+
+def test_every_per_shard_statement_parses(clickhouse):
+    for statement in shard_plan():
+        assert clickhouse.query("EXPLAIN AST " + statement).result_rows, statement
