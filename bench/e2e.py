@@ -88,7 +88,7 @@ def enrichment_only(n: int) -> tuple[float, float]:
 
     from classify.enricher import Enricher
     from ingest.normalize import normalize_record
-    from ingest.wire import decode_headers, derive_source_id, encode_headers
+    from kafkaio.wire import decode_headers, derive_source_id, encode_headers
     from schemas import Case
 
     enricher = Enricher.load()

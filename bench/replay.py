@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import clickhouse_connect
 
 from classify.enricher import Enricher
-from ingest.producer import RawPublisher
 from kafkaio import clients
+from kafkaio.producer import RawPublisher
+from kafkaio.topic_admin import ensure_topics
 from mcu import replay as replay_mod
 from mcu.replay import Limits, Progress, Replay, plan, read_planned
 from mcu.settings import Settings
-from mcu.topic_admin import ensure_topics
 from schemas.topics import RAW_TOPICS
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.preflight import connect_checked

@@ -17,7 +17,7 @@ from classify.enricher import Enricher
 from ingest.connectors.base import json_bytes
 from ingest.normalize import Rejected, normalize_record
 from ingest.simulator import SimConfig, simulate
-from ingest.wire import encode_headers
+from kafkaio.wire import encode_headers
 from reports.build import ReportRequest, build_report
 from reports.render import to_console
 from reports.store import client_query, refresh

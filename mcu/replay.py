@@ -40,7 +40,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from classify.enricher import Enricher
 from ingest.normalize import Rejected, normalize_record
-from ingest.wire import decode_headers
+from kafkaio.wire import decode_headers
 from schemas import Case, NormalizedMessage
 from sinks.clickhouse.rows import CASE_COLUMNS, case_row
 from sinks.clickhouse.sink import ClickHouseSink, RejectedRow, SinkRow

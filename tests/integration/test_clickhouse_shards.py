@@ -22,7 +22,7 @@ import clickhouse_connect
 import pytest
 
 from ingest.connectors.events import EventPublisher
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from reports.build import ReportRequest, build_report
 from reports.store import client_query, refresh
 from schemas import CaseEvent

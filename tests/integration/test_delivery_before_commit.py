@@ -14,7 +14,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
-from ingest.producer import RawPublisher
+from kafkaio.producer import RawPublisher
 from tests.integration.harness import Worker, pipeline_env, settings_of, wait_for
 
 RECORDS = 12

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from rich.cells import cell_len
 from rich.console import Console
 
+from mcu.commands.report import report
 from reports import fetch, render
 from reports.build import Column, Report, ReportRequest, Section, build_report
-from reports.cli import report
 from tests.reports.test_measures import CFG, NAMES
 
 PERIOD = {"date_from": date(2025, 12, 29), "date_to": date(2026, 1, 31)}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from classify.enricher import Enricher
-from ingest.wire import encode_headers
+from kafkaio.wire import encode_headers
 from mcu.commands.replay import parse_since
 from mcu.replay import _COMPARED_AT, COMPARED, Limits, canon, classify_records
 from schemas import message_id_for
