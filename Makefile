@@ -6,7 +6,7 @@ export MCU_VAR_DIR ?= $(CURDIR)/var
 # deploy/clickhouse.sh runs the local ClickHouse server with this venv's chdb-core engine.
 export MCU_PYTHON ?= $(CURDIR)/$(BIN)/python
 
-.PHONY: run test lint imports venv kafka-start kafka-stop clickhouse-start clickhouse-stop clean
+.PHONY: run test test-fast lint imports venv kafka-start kafka-stop clickhouse-start clickhouse-stop clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

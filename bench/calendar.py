@@ -23,7 +23,7 @@ sys.path.insert(0, str(_HERE.parent))
 
 from schemas.times import EARLIEST, MAX_FUTURE  # noqa: E402
 from sla.calendar import WorkingCalendar  # noqa: E402
-from tests.sla.test_calendar_reference import policy_terms  # noqa: E402
+from tests.unit.sla.test_calendar_reference import policy_terms  # noqa: E402
 
 
 def run(cal: WorkingCalendar, calls: list, fn) -> tuple[float, float]:  # type: ignore[no-untyped-def,type-arg]

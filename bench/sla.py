@@ -35,7 +35,7 @@ from schemas.channels import Channel  # noqa: E402
 from sla.calendar import MSK, WorkingCalendar  # noqa: E402
 from sla.policies import load_policies  # noqa: E402
 from sla.timers import SlaTimers  # noqa: E402
-from tests.sla.factories import make_case, make_event  # noqa: E402
+from tests.unit.sla.factories import make_case, make_event  # noqa: E402
 
 
 def rss_mib() -> float:

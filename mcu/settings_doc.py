@@ -1,7 +1,7 @@
 """The README's table of every ``MCU_*`` variable, generated from the settings sections' descriptions.
 
 ``python -m mcu.settings_doc`` prints it, ``--write`` puts it into README.md between the markers, and
-``--check`` exits 1 when README.md differs (tests/service/test_settings_doc.py runs that check).
+``--check`` exits 1 when README.md differs (tests/unit/service/test_settings_doc.py runs that check).
 """
 
 from __future__ import annotations

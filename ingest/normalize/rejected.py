@@ -1,5 +1,5 @@
 # Every reason code a normaliser may give. Metrics pre-create a dead-letter series at 0 for each
-# (mcu/metrics.py), so an alert sees the first burst of a reason; tests/ingest/test_rejected_reasons.py
+# (mcu/metrics.py), so an alert sees the first burst of a reason; tests/unit/ingest/test_rejected_reasons.py
 # fails when a `Rejected("…")` in the code uses a code missing here.
 REASONS = frozenset(
     {

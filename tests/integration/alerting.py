@@ -153,7 +153,7 @@ class Monitoring:
             encoding="utf-8",
         )
         # Every alert its own group, notified at once and again when resolved; no inhibitions, so
-        # each alert the faults cause is seen (the shipped routing is checked by amtool in tests/deploy).
+        # each alert the faults cause is seen (the shipped routing is checked by amtool in tests/unit/deploy).
         am = self.dir / "alertmanager.yml"
         am.write_text(
             yaml.safe_dump(

@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 from schemas import Case
 from schemas.topics import CASES
 from tests.integration.harness import ROOT, Worker, pipeline_env, query_store, settings_of, wait_for
-from tests.sinks.test_clickhouse_store import make_case
+from tests.unit.sinks.test_clickhouse_store import make_case
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
