@@ -37,6 +37,10 @@ run: venv kafka-start clickhouse-start
 test: venv kafka-start clickhouse-start
 	MCU_IT_CLICKHOUSE_URL=http://127.0.0.1:$${MCU_CLICKHOUSE_HTTP_PORT:-8123} $(BIN)/pytest
 
+## test-fast: the unit tests only (tests/unit): pure functions, chdb and loopback peers, no broker or server
+test-fast: venv
+	$(BIN)/pytest tests/unit -m "not kafka"
+
 ## imports: the layer contract of pyproject.toml ([tool.importlinter]; docs/architecture.md)
 imports: venv
 	$(BIN)/lint-imports
