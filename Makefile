@@ -33,9 +33,10 @@ run: venv kafka-start clickhouse-start
 	PATH="$(CURDIR)/$(BIN):$$PATH" deploy/run.sh
 
 ## test: the whole suite, unit and integration, against the real local broker and ClickHouse server
-## (each integration test gets its own database on the server make started)
+## (each integration test gets its own database on the server make started, its own topic prefix
+## and consumer group, so two pytest processes share them; a file's tests stay in one process)
 test: venv kafka-start clickhouse-start
-	MCU_IT_CLICKHOUSE_URL=http://127.0.0.1:$${MCU_CLICKHOUSE_HTTP_PORT:-8123} $(BIN)/pytest
+	MCU_IT_CLICKHOUSE_URL=http://127.0.0.1:$${MCU_CLICKHOUSE_HTTP_PORT:-8123} $(BIN)/pytest -n 2 --dist loadfile
 
 ## test-fast: the unit tests only (tests/unit): pure functions, chdb and loopback peers, no broker or server
 test-fast: venv

@@ -126,7 +126,7 @@ def main() -> None:
             )
     finally:
         clickhouse_connect.get_client(dsn=args.clickhouse_url + "/default").command(f"DROP DATABASE IF EXISTS {db}")
-        admin = clients.admin(settings)
+        admin = clients.admin(settings.kafka)
         try:
             admin.delete_topics(created)
         finally:

@@ -88,7 +88,7 @@ def _publish_day(env: dict[str, str], day: Path) -> tuple[int, int]:
     """The simulated day's files into one pipeline's topics: raw messages, then status events."""
     messages = events = 0
     settings = settings_of(env)
-    with RawPublisher(settings) as raw:
+    with RawPublisher(settings.kafka, settings.topics) as raw:
         for path in sorted(day.glob("raw.*.jsonl")):
             channel = path.name.removeprefix("raw.").removesuffix(".jsonl")
             for line in path.read_text().splitlines():
@@ -98,7 +98,7 @@ def _publish_day(env: dict[str, str], day: Path) -> tuple[int, int]:
                 )
                 messages += 1
         raw.flush()
-        publisher = EventPublisher(settings, producer=raw._producer)
+        publisher = EventPublisher(settings.kafka, settings.topics, producer=raw._producer)
         for line in (day / "case.events.jsonl").read_text().splitlines():
             publisher.publish_event(CaseEvent.model_validate_json(line))
             events += 1

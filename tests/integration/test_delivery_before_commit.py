@@ -14,8 +14,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
-from kafkaio.producer import RawPublisher
-from tests.integration.harness import Worker, pipeline_env, settings_of, wait_for
+from tests.integration.harness import Worker, pipeline_env, publisher_of, wait_for
 
 RECORDS = 12
 
@@ -48,7 +47,7 @@ def test_outputs_the_broker_refuses_keep_their_input_uncommitted_until_they_are_
     worker = Worker(env, tmp_path / "worker.log")
     try:
         worker.start()
-        with RawPublisher(settings_of(env)) as publisher:
+        with publisher_of(env) as publisher:
             for i in range(RECORDS):
                 body = {"id": f"refused-{i}", "text": f"В Джубге нет воды на улице Советской, дом {i}"}
                 publisher.publish("webform", json.dumps(body, ensure_ascii=False).encode(), source_id=f"refused-{i}")

@@ -73,7 +73,7 @@ def test_worker_and_report_help(installed: tuple[Path, dict[str, str]], tmp_path
     for args in (["worker", "--help"], ["report", "--help"], ["demo", "--help"]):
         res = _run([str(venv / "bin" / "mcu"), *args], tmp_path, env)
         assert res.returncode == 0, f"mcu {' '.join(args)}: {res.stdout}{res.stderr}"
-        assert "Usage:" in res.stdout
+        assert "Использование:" in res.stdout
 
 
 def test_classify_predict_uses_the_packaged_rules_model_and_directory(
