@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# The repository instead of bench/ itself: bench/calendar.py would shadow the standard library's.
+# The repository instead of bench/ itself: bench/sla_calendar.py would shadow the standard library's.
 sys.path.remove(sys.path[0])
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-# the repository, not bench/, first: bench/calendar.py would shadow the standard library module
+# the repository, not bench/, first: bench/sla_calendar.py would shadow the standard library module
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 DATA = Path(__file__).resolve().parents[1] / "classify" / "data"

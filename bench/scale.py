@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.e2e import bodies
+from tests.integration import harness
 from tests.integration.cluster import Cluster
 from tests.integration.harness import Worker, pipeline_env, publisher_of, wait_for
 
@@ -106,7 +107,10 @@ def main() -> None:
     parser.add_argument("--brokers", default=os.environ.get("MCU_KAFKA_BROKERS", "127.0.0.1:9092"))
     parser.add_argument("--cluster", action="store_true", help="start a 3-node cluster of its own for the runs")
     parser.add_argument("--runs", default="one,two,worker-kill,broker-kill", help="which runs, comma-separated")
+    parser.add_argument("--clickhouse-url", default=os.environ.get("MCU_IT_CLICKHOUSE_URL", "http://127.0.0.1:8123"),
+                        help="the ClickHouse server (deploy/clickhouse.sh); a database per run")  # fmt: skip
     args = parser.parse_args()
+    harness.CLICKHOUSE["url"] = args.clickhouse_url
     runs = set(args.runs.split(","))
     n = args.messages
     with contextlib.ExitStack() as stack:

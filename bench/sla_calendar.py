@@ -5,7 +5,7 @@ Printed: CPU µs per ``WorkingCalendar.deadline`` call over all of them, once wi
 (each year's prefix sums built on first use: what a fresh worker pays) and once warm; the
 worst single call; and the same for ``working_seconds_between`` over spans up to a year.
 
-    .venv/bin/python bench/calendar.py [--calls 20000] [--seed 1]
+    .venv/bin/python bench/sla_calendar.py [--calls 20000] [--seed 1]
 """
 
 from __future__ import annotations
