@@ -1,7 +1,6 @@
 """`mcu classify ...`: predict on JSONL, evaluate on labelled data, train the statistical layer."""
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,7 +9,9 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from classify.cli_versions import _dsn_option, _registry_option, _train_version, evaluate_candidate, promote, versions
 from classify.clusters import ClusterIndex
+from classify.data_files import DEV_SET, EXTERNAL_OMSK, MODEL_PATH, TRAIN_ONLY
 from classify.enricher import Enricher
 from common.yaml_load import package_file
 from schemas.channels import Channel
@@ -116,12 +117,6 @@ def predict(input_path: Path, output_path: Path, no_model: bool) -> None:
         if out is not sys.stdout:
             out.close()
     click.echo(f"классифицировано обращений: {n}", err=True)
-
-
-DEV_SET = package_file("classify", "data/dev.jsonl")
-TRAIN_ONLY = package_file("classify", "data/train_extra.jsonl.gz")
-EXTERNAL_OMSK = package_file("classify", "data/external_omsk.jsonl")
-MODEL_PATH = package_file("classify", "data/model.joblib")
 
 
 def _print_report(title: str, rep: dict[str, Any]) -> None:
@@ -240,204 +235,6 @@ def eval_cmd(
             click.echo(f"   {w}")
     if json_out:
         json_out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def _default_registry() -> Path:
-    # the same rule as mcu.settings.Settings.resolved_model_registry_dir (classify does not import mcu)
-    return Path(os.environ.get("MCU_VAR_DIR") or "var") / "models"
-
-
-_registry_option = click.option(
-    "--registry",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="MCU_MODEL_REGISTRY_DIR",
-    default=_default_registry,
-    show_default="$MCU_VAR_DIR/models",
-    help="каталог версий модели (MCU_MODEL_REGISTRY_DIR)",
-)
-_dsn_option = click.option(
-    "--dsn",
-    envvar="MCU_CLICKHOUSE_DSN",
-    default="http://127.0.0.1:8123/mcu",
-    show_default=True,
-    help="хранилище для --from-store (MCU_CLICKHOUSE_DSN)",
-)
-
-
-def _load_corrections(enricher: Enricher, path: Path | None, from_store: bool, dsn: str) -> list[dict[str, Any]]:
-    from classify.learning import CorrectionsError, corrections_from_store, read_corrections
-
-    rows: list[dict[str, Any]] = []
-    if path:
-        try:
-            rows += read_corrections(path, set(enricher.categories))
-        except CorrectionsError as exc:
-            raise click.ClickException(str(exc)) from None
-    if from_store:
-        try:
-            rows += corrections_from_store(dsn)
-        except Exception as exc:  # any store failure is one clear line
-            raise click.ClickException(f"исправления из хранилища не прочитаны: {exc}") from None
-    return rows
-
-
-def _train_version(
-    path: Path | None, from_store: bool, registry_dir: Path, dsn: str, weight: float | None, folds: int
-) -> None:
-    from classify.devset import read_jsonl
-    from classify.learning import CORRECTIONS_WEIGHT, train_with_corrections
-    from classify.registry import ModelRegistry
-
-    enricher = Enricher.load(use_model=False, clustering=False)
-    corrections = _load_corrections(enricher, path, from_store, dsn)
-    if not corrections:
-        raise click.ClickException("нет исправлений: обучать новую версию не на чем")
-    reg = ModelRegistry(registry_dir)
-    model, info = train_with_corrections(
-        enricher,
-        read_jsonl(DEV_SET),
-        read_jsonl(TRAIN_ONLY),
-        corrections,
-        weight=CORRECTIONS_WEIGHT if weight is None else weight,
-        folds=folds,
-        parent=reg.current(),
-    )
-    where = reg.add(model, info)
-    click.echo(f"версия {info.version}: {info.n_examples} примеров, из них исправлений {info.n_corrections} -> {where}")
-    if info.cv:
-        click.echo(
-            f"CV ({folds} блоков): макро-F1 категорий {info.cv['category_macro_f1']:.3f},"
-            f" блоков {info.cv['block_macro_f1']:.3f}"
-        )
-    click.echo(f"сделать текущей: mcu classify promote {info.version}")
-
-
-@classify.command()
-@click.argument("version")
-@_registry_option
-def promote(version: str, registry: Path) -> None:
-    """Сделать версию модели текущей; работающие обработчики подхватят её без перезапуска."""
-    from classify.registry import ModelRegistry, UnknownVersion
-
-    reg = ModelRegistry(registry)
-    before = reg.current()
-    try:
-        reg.promote(version)
-    except UnknownVersion as exc:
-        known = ", ".join(v.version for v in reg.versions()) or "нет ни одной"
-        raise click.ClickException(f"{exc}; версии: {known}") from None
-    click.echo(f"текущая модель: {version} (была: {before or 'встроенная'})")
-
-
-@classify.command()
-@_registry_option
-def versions(registry: Path) -> None:
-    """Версии модели в реестре; текущая отмечена «*»."""
-    from classify.registry import ModelRegistry
-
-    reg = ModelRegistry(registry)
-    cur = reg.current()
-    for v in reg.versions():
-        cv = f"CV макро-F1 блоков {v.cv['block_macro_f1']:.3f}" if v.cv else "CV не считался"
-        mark = "*" if v.version == cur else " "
-        click.echo(f"{mark} {v.version}  {v.created_at:%Y-%m-%d %H:%M}  исправлений {v.n_corrections}  {cv}")
-    if cur is None:
-        click.echo("текущая: встроенная модель (classify/data/model.joblib)")
-
-
-def _fmt(v: float | None) -> str:
-    return "—" if v is None else f"{v:.3f}"
-
-
-@classify.command("evaluate-candidate")
-@click.argument("version")
-@click.option(
-    "--corrections",
-    "corrections_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="исправления (JSONL/CSV: text, category)",
-)
-@click.option("--from-store", is_flag=True, help="исправления из таблицы corrections хранилища")
-@click.option("--latest", type=int, default=0, help="только последние N исправлений (0: все)")
-@click.option("--cv", "folds", type=int, default=0, help="посчитать CV текущего рецепта, если его нет в метаданных")
-@_registry_option
-@_dsn_option
-def evaluate_candidate(
-    version: str, corrections_file: Path | None, from_store: bool, latest: int, folds: int, registry: Path, dsn: str
-) -> None:
-    """Сравнить версию-кандидата с текущей моделью: на последних исправлениях и по CV набора разработки.
-
-    Исправления, на которых кандидат обучался, он не оценивает сам: для них берётся перекрёстная
-    оценка из его метаданных (train --cv), где каждое исправление судит модель, его не видевшая.
-    """
-    from classify.learning import answers, dev_cv, summary
-    from classify.registry import ModelRegistry, UnknownVersion
-
-    reg = ModelRegistry(registry)
-    try:
-        cand_info = reg.info(version)
-        cand = reg.load(version)
-        cur_version = reg.current()
-        cur_info = reg.info(cur_version) if cur_version else None
-        cur = reg.load(cur_version) if cur_version else None
-    except UnknownVersion as exc:
-        raise click.ClickException(str(exc)) from None
-    enricher = Enricher.load(clustering=False)
-    if cur is None:
-        cur = enricher.model
-    cur_name = cur_version or f"встроенная {cur.version if cur else ''}".strip()
-    rows = _load_corrections(enricher, corrections_file, from_store, dsn) if (corrections_file or from_store) else []
-    if latest:
-        rows = rows[-latest:]
-    seen = set(cand_info.correction_ids)
-    fresh = [r for r in rows if str(r["id"]) not in seen]
-    lines: list[tuple[str, str, str]] = []
-
-    def block(title: str, a: dict[str, Any] | None, b: dict[str, Any] | None) -> None:
-        lines.append((title, "", ""))
-        for key, name in (
-            ("category_accuracy", "  доля верных категорий"),
-            ("category_macro_f1", "  макро-F1 категорий"),
-            ("block_accuracy", "  доля верных блоков"),
-            ("block_macro_f1", "  макро-F1 блоков"),
-        ):
-            lines.append((name, _fmt(a.get(key) if a else None), _fmt(b.get(key) if b else None)))
-
-    if fresh:
-        gold = [r["category"] for r in fresh]
-        texts = [r["text"] for r in fresh]
-        block(
-            f"Исправления, не бывшие в обучении кандидата (n={len(fresh)})",
-            summary(enricher, gold, answers(enricher, cur, texts)),
-            summary(enricher, gold, answers(enricher, cand, texts)),
-        )
-    trained = [r for r in rows if str(r["id"]) in seen]
-    if trained:
-        gold = [r["category"] for r in trained]
-        block(
-            f"Исправления из обучения кандидата (n={len(trained)};"
-            f" кандидат — перекрёстно, все его {cand_info.n_corrections})",
-            summary(enricher, gold, answers(enricher, cur, [r["text"] for r in trained])),
-            cand_info.corrections_cv,
-        )
-    cur_cv = cur_info.cv if cur_info else None
-    if cur_cv is None and folds:
-        from classify.devset import read_jsonl
-
-        click.echo(f"считаю CV текущего рецепта ({folds} блоков)…", err=True)
-        cur_cv = dev_cv(
-            Enricher.load(use_model=False, clustering=False), read_jsonl(DEV_SET), read_jsonl(TRAIN_ONLY), folds
-        )
-    block("CV на наборе разработки", cur_cv, cand_info.cv)
-    w = max(len(t) for t, _, _ in lines) + 2
-    click.echo(f"текущая: {cur_name}\nкандидат: {version}\n")
-    click.echo(f"{'':<{w}}{'текущая':>12}{'кандидат':>12}")
-    for t, a, b in lines:
-        click.echo(f"{t:<{w}}{a:>12}{b:>12}")
-    if not rows:
-        click.echo("исправления не заданы (--corrections FILE или --from-store): сравнение только по CV")
-    if cur_cv is None or cand_info.cv is None:
-        click.echo("«—»: не измерено (train --cv 5 для кандидата, --cv 5 здесь для встроенной модели)")
 
 
 @classify.command()
@@ -572,3 +369,8 @@ def build_external(omsk_csv: Path, omsk_feed: Path, output: Path) -> None:
     rows = build_omsk(omsk_csv, omsk_feed, package_file("classify", "data/omsk_mapping.yaml"))
     write_jsonl(rows, output)
     click.echo(f"реальных обращений {len(rows)}, категорий {len({r['category'] for r in rows})} -> {output}")
+
+
+# Model versions (classify/cli_versions.py): promote, list, compare a candidate with the current model.
+for _command in (promote, versions, evaluate_candidate):
+    classify.add_command(_command)

@@ -31,13 +31,10 @@ from ingest.connectors.open311 import (
     accept_request,
     check_jurisdiction,
     load_catalogue,
-    requests_query,
     service_definition,
-    service_requests,
-    token_answer,
-    token_query,
 )
 from ingest.connectors.open311_format import render
+from ingest.connectors.open311_read import requests_query, service_requests, token_answer, token_query
 from ingest.connectors.telegram import check_webhook, webhook_item
 from ingest.connectors.vk import handle_callback
 from ingest.edge import EdgeRefusal, header_text

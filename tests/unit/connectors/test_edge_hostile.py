@@ -20,7 +20,7 @@ import mcu.connectors_web as cw
 import mcu.edge_web as edge
 import mcu.reports_web as rw
 import mcu.web as web
-from ingest.connectors.open311 import COLUMNS
+from ingest.connectors.open311_read import COLUMNS
 
 TOKEN = "edge-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

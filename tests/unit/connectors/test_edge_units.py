@@ -11,16 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.connectors.open311 import (
-    Open311Error,
-    accept_request,
-    load_catalogue,
-    requests_query,
-    service_definition,
-    status_of,
-    token_query,
-)
+from ingest.connectors.open311 import Open311Error, accept_request, load_catalogue, service_definition
 from ingest.connectors.open311_format import render, to_xml
+from ingest.connectors.open311_read import requests_query, status_of, token_query
 from ingest.edge import EdgeRefusal, bearer_token, check_json_depth, header_text, json_depth
 from sinks.clickhouse.client import mask_secrets
 

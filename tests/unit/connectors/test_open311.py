@@ -10,7 +10,8 @@ import pytest
 
 from ingest.connectors.events import make_event
 from ingest.connectors.incident_push import incident_records
-from ingest.connectors.open311 import Open311Error, accept_request, load_services, requests_query, service_requests
+from ingest.connectors.open311 import Open311Error, accept_request, load_services
+from ingest.connectors.open311_read import requests_query, service_requests
 from schemas import Case, CaseEventType, Classification, NormalizedMessage, Routing
 from sinks.clickhouse import rows
 from sinks.clickhouse.migrate import migrate
