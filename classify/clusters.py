@@ -11,14 +11,29 @@ Why not a shared index (a Faust table) or ClickHouse: see classify/README.md, "D
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from classify.model import STOPWORDS
+from pydantic import BaseModel, ConfigDict
 
-# One cause, many wordings: any message of these in one place and day is the same event.
-OUTAGE_CATEGORIES = frozenset(
-    {"water_supply", "power_supply", "gas_supply", "heating", "emergencies", "landslides", "fire", "waste"}
-)
+from classify.model import STOPWORDS
+from common.yaml_load import load_yaml_model, package_file
+
+
+class ClusterRules(BaseModel):
+    """classify/data/clusters.yaml: one cause, many wordings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outage_categories: frozenset[str]
+
+
+@cache
+def outage_categories() -> frozenset[str]:
+    """Categories whose messages in one place and day are the same event (classify/data/clusters.yaml)."""
+    return load_yaml_model(ClusterRules, package_file("classify", "data/clusters.yaml")).outage_categories
+
+
 # Lemmas after which the next content word names the street, lane or square of the problem.
 STREET_MARKERS = frozenset(
     "улица ул переулок пер проспект пр пр-т шоссе бульвар б-р площадь пл набережная наб проезд тупик "
@@ -49,7 +64,7 @@ def problem_key(category: str, place: str | None, lemmas: list[str], at: datetim
     if not place or place == "unresolved" or category == "unresolved":
         return None
     day = at.astimezone(MOSCOW).date() if at.tzinfo else at.date()
-    if category in OUTAGE_CATEGORIES:
+    if category in outage_categories():
         return f"{category}|{place}|{day.isoformat()}"
     street = street_of(lemmas)
     if street is None:

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classify.clusters import ClusterIndex
+from classify.clusters import ClusterIndex, outage_categories
 from classify.model import LinearTextModel, load_model
 from classify.phrases import PhraseSet
 from classify.pii import mask_pii
@@ -19,6 +19,7 @@ from classify.signals import SignalDetector
 from classify.taxonomy import Category, Taxonomy, load_rules, load_signals, load_taxonomy
 from common.morph import Lemmatizer
 from common.textnorm import clean, tokens
+from common.yaml_load import DataFileError
 from route.directory import Directory, load_directory
 from route.routing import Router
 from schemas.case import UNRESOLVED, Classification, Routing
@@ -153,6 +154,11 @@ class Enricher:
         directory = load_directory()
         taxonomy = load_taxonomy(directory)
         rules_file = load_rules(taxonomy)
+        unknown = outage_categories() - set(taxonomy.by_code())
+        if unknown:  # checked at start-up like every data file, so a typo stops the worker, not a cluster
+            raise DataFileError(
+                f"classify/data/clusters.yaml: outage_categories not in the taxonomy: {sorted(unknown)}"
+            )
         rules = PhraseSet.build(rules_file.rules, lemmatizer)
         signals = SignalDetector(load_signals(), lemmatizer)
         model = load_model(model_path) if use_model else None

@@ -89,3 +89,13 @@ def test_ids_do_not_depend_on_order_or_how_messages_are_split_between_workers(
     for mid, cid in expected.items():
         c, p, lem, m = msgs[int(mid[1:])]
         assert (cid is None) == (problem_key(c, p, lem, T0 + timedelta(minutes=m)) is None)
+
+
+def test_outage_categories_are_data_and_name_taxonomy_codes() -> None:
+    from classify.clusters import outage_categories
+    from classify.taxonomy import load_taxonomy
+    from route.directory import load_directory
+
+    codes = set(load_taxonomy(load_directory()).by_code())
+    assert "water_supply" in outage_categories()
+    assert outage_categories() <= codes
