@@ -12,11 +12,12 @@ import click
 
 from classify.data_files import DEV_SET, TRAIN_ONLY
 from classify.enricher import Enricher
+from classify.settings import ClassifySettings
 
 
 def _default_registry() -> Path:
-    # the same rule as mcu.settings.Settings.resolved_model_registry_dir (classify does not import mcu)
-    return Path(os.environ.get("MCU_VAR_DIR") or "var") / "models"
+    # The worker's rule (ClassifySettings), with MCU_VAR_DIR read here: classify does not import mcu.
+    return ClassifySettings().resolved_registry_dir(Path(os.environ.get("MCU_VAR_DIR") or "var"))
 
 
 _registry_option = click.option(
