@@ -70,7 +70,13 @@ async def apply_stored_events(stored: Sequence[tuple[EventT, CaseEvent]]) -> App
     return applied
 
 
-RATES_SQL = "SELECT block, rate_7d, rate_baseline, corrections_7d FROM correction_rates"
+# The view joins cases with corrections; on a cluster both are Distributed and sharded alike (by
+# message id, sinks/clickhouse/cluster.py), so each shard joins its own rows ('local'); ClickHouse
+# refuses a double-distributed join otherwise. On a single server the setting changes nothing.
+RATES_SQL = (
+    "SELECT block, rate_7d, rate_baseline, corrections_7d FROM correction_rates"
+    " SETTINGS distributed_product_mode = 'local'"
+)
 
 
 async def refresh_quality_gauges() -> None:
