@@ -1,8 +1,9 @@
 """The cluster variant for real: two local ClickHouse servers as the two shards of one cluster
 (`deploy/clickhouse.sh start --shards 2`: Distributed tables over plain MergeTree shards, no Keeper).
 
-A simulated day goes through one worker into the cluster and through another into a single server;
-the ratings and a three-dimension breakdown come out the same. Inserts retried with their dedup
+A simulated day goes through one pipeline; two sink-only workers write it into the cluster and into
+a single server; the stores end equal row for row, the ratings and a three-dimension breakdown come
+out the same. Inserts retried with their dedup
 token store nothing twice on either shard.
 """
 
