@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.integration import harness
-from tests.integration.harness import Worker, pipeline_env, query_store, wait_for
+from tests.integration.harness import Worker, pipeline_env, query_store, read_metric, wait_for
 
 TEXTS = [
     "В Джубге на улице Советской нет воды третий день, когда дадут?",
@@ -111,6 +112,62 @@ def enrichment_only(n: int) -> tuple[float, float]:
     return n / (time.process_time() - c0), n / (time.perf_counter() - t0)
 
 
+class Trace:
+    """--trace: once a second, what each stage finished since the last sample and the worker's CPU.
+
+    Shows where a backlog waits: a stage whose count stands still while another runs is starved,
+    a worker far under 100 % CPU while records wait is waiting on something other than its code.
+    """
+
+    STAGES = ("enrich", "sla", "sink")
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Trace:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _cpu(self) -> float:
+        assert self.worker.proc is not None
+        fields = Path(f"/proc/{self.worker.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _sample(self) -> tuple[float, float, dict[str, float], float]:
+        text = self.worker.scrape()
+        counts = {s: read_metric(text, "mcu_stage_processed_total", stage=s) for s in self.STAGES}
+        rows = read_metric(text, "mcu_sink_rows_total", table="cases")
+        return time.monotonic(), self._cpu(), counts, rows
+
+    def _run(self) -> None:
+        self.lines.append("  t s | worker CPU % | " + " | ".join(f"{s}/s" for s in self.STAGES) + " | cases rows/s")
+        last = None
+        start = time.monotonic()
+        while not self._stop.wait(1.0):
+            try:
+                now = self._sample()
+            except Exception:  # the worker is starting or stopping
+                continue
+            if last is not None:
+                dt = now[0] - last[0]
+                rates = " | ".join(f"{(now[2][s] - last[2][s]) / dt:7,.0f}" for s in self.STAGES)
+                self.lines.append(f"{now[0] - start:5.0f} | {100 * (now[1] - last[1]) / dt:12.0f} | {rates}"
+                                  f" | {(now[3] - last[3]) / dt:7,.0f}")  # fmt: skip
+            last = now
+
+
+def _assigned(workers: list[Worker]) -> int:
+    """How many of the workers hold partitions after the group's rebalance."""
+    return sum(1 for w in workers if read_metric(w.scrape(), "mcu_worker_assigned_partitions") > 0)
+
+
 def _store_env(var: Path, brokers: str, **extra: str) -> dict[str, str]:
     return pipeline_env(var, brokers, **extra)
 
@@ -120,24 +177,41 @@ def backlog(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="mcu-bench-") as tmp:
         var = Path(tmp) / "var"
         env = _store_env(var, args.brokers)
-        worker = Worker(env, Path(tmp) / "worker.log").start()
+        # More workers: one consumer group, the partitions shared out; each its own state directory.
+        workers = [
+            Worker({**env, "MCU_VAR_DIR": str(var) + ("" if i == 0 else f"-{i}")}, Path(tmp) / f"worker{i}.log")
+            for i in range(args.workers)
+        ]
+        for w in workers:
+            w.start()
+        worker = workers[0]
+        if len(workers) > 1:  # every partition assigned before the clock starts
+            wait_for(lambda: _assigned(workers) == len(workers), 120, "partitions on every worker")
+        trace = Trace(worker).start() if args.trace else None
         data = bodies(n, env["MCU_TOPIC_PREFIX"])
         try:
-            t0 = time.perf_counter()
+            t0, t0_wall = time.perf_counter(), time.time()
             with harness.publisher_of(env) as publisher:
                 for body in data:
                     publisher.publish("webform", body)
             t_published = time.perf_counter() - t0
-            wait_for(lambda: worker.counts()["cases"] >= n, 1800, f"{n} cases", interval=0.2)
-            t_total = time.perf_counter() - t0
+            # Polled once a second (each poll is a query through the worker, which costs it CPU); the
+            # end is the last insert's time on the store's clock, this machine's clock too.
+            wait_for(lambda: worker.counts()["cases"] >= n, 1800, f"{n} cases", interval=1.0)
         finally:
-            worker.stop()
-        p50, p99, span = query_store(
+            if trace is not None:
+                trace.stop()
+                print("\n".join(trace.lines))
+            for w in workers:
+                w.stop()
+        p50, p99, span, last = query_store(
             var,
             "SELECT quantileExact(0.5)(dateDiff('millisecond', fetched_at, inserted_at)),"
             " quantileExact(0.99)(dateDiff('millisecond', fetched_at, inserted_at)),"
-            " dateDiff('millisecond', min(fetched_at), max(inserted_at)) FROM cases FINAL",
+            " dateDiff('millisecond', min(fetched_at), max(inserted_at)), toUnixTimestamp64Milli(max(inserted_at))"
+            " FROM cases FINAL",
         )[0]
+        t_total = int(last) / 1000 - t0_wall
         raw = env["MCU_TOPIC_PREFIX"] + "raw.webform"
         ceiling = asyncio.run(pass_through(args.brokers, raw, env["MCU_TOPIC_PREFIX"] + "ceiling", n))
     enrich_out = subprocess.run(
@@ -147,7 +221,8 @@ def backlog(args: argparse.Namespace) -> None:
     pipeline_rate = n / t_total
     print(f"messages:                           {n} (synthetic)")
     print(f"publish (kafka-python, acks=all):   {t_published:.2f} s = {n / t_published:,.0f} msg/s")
-    print(f"pipeline publish→all in ClickHouse: {t_total:.2f} s = {pipeline_rate:,.0f} msg/s (one worker, all stages)")
+    who = "one worker" if args.workers == 1 else f"{args.workers} workers"
+    print(f"pipeline publish→all in ClickHouse: {t_total:.2f} s = {pipeline_rate:,.0f} msg/s ({who}, all stages)")
     print(f"  first fetch→last insert (store clock): {int(span) / 1000:.2f} s")
     print(f"  ingest→ClickHouse latency of the backlog: p50 {int(p50)} ms, p99 {int(p99)} ms")
     print(f"bare consume→produce (aiokafka, acks=all): {ceiling:.2f} s = {n / ceiling:,.0f} msg/s")
@@ -200,6 +275,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="steady mode: how long")
     parser.add_argument("--brokers", default=os.environ.get("MCU_KAFKA_BROKERS", "127.0.0.1:9092"))
     parser.add_argument("--clickhouse-url", default=os.environ.get("MCU_IT_CLICKHOUSE_URL", "http://127.0.0.1:8123"))
+    parser.add_argument("--workers", type=int, default=1, help="backlog mode: workers in one consumer group")
+    parser.add_argument("--trace", action="store_true", help="backlog mode: print per-second stage rates and CPU")
     parser.add_argument("--enrichment-only", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.enrichment_only:

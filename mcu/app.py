@@ -85,9 +85,12 @@ def create_app(s: Settings) -> faust.App:
         topic_partitions=s.topics.partitions,
         topic_replication_factor=s.topics.replication_factor,
         producer_acks=-1,
-        producer_max_request_size=s.kafka.max_record_bytes * 2,
+        producer_max_request_size=max(s.kafka.max_record_bytes * 2, s.service.producer_batch_bytes),
+        producer_linger=s.service.producer_linger_ms / 1000,
+        producer_max_batch_size=s.service.producer_batch_bytes,
         consumer_max_fetch_size=s.kafka.max_record_bytes * 2,
         broker_commit_interval=s.service.commit_interval,
+        broker_max_poll_records=s.service.poll_records,
         # Faust's default of 60 s leaves a killed worker's partitions idle for a minute.
         broker_session_timeout=s.kafka.session_timeout,
         broker_heartbeat_interval=min(3.0, s.kafka.session_timeout / 3),

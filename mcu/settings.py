@@ -101,10 +101,35 @@ class ServiceSettings(BaseSettings):
         gt=0,
         description="longest wait of the enrich and SLA agents for a batch to fill before they process it",
     )
+    stage_confirm_depth: int = Field(
+        default=4,
+        ge=1,
+        description="batches of the enrich stage whose outputs Kafka has not confirmed yet, the one in work"
+        " included (1: wait for the confirmation after every batch); a batch's input goes only once confirmed",
+    )
+    producer_linger_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="how long the worker's producer waits to fill a batch (Faust's producer_linger): more"
+        " records per produce request, far fewer requests for aiokafka to build and answer",
+    )
+    producer_batch_bytes: int = Field(
+        default=262_144,
+        ge=16_384,
+        description="largest batch per partition of the worker's producer (a case is about 1.3 KB; aiokafka's"
+        " 16 KB default held a dozen)",
+    )
     log_level: Annotated[LogLevel, BeforeValidator(_faust_level)] = Field(
         default="info", description="crit, error, warn (warning), info or debug"
     )
     commit_interval: float = Field(default=1.0, gt=0, description="seconds between offset commits")
+    poll_records: int = Field(
+        default=500,
+        ge=1,
+        description="most records one fetch hands to the stages (Faust's broker_max_poll_records): Faust"
+        " delivers a fetch record by record and waits at a full stage, so one huge fetch of a backlog"
+        " would starve the other topics' stages until it is through",
+    )
     test_drop_marker: str | None = Field(
         default=None,
         description="TEST HOOK, never in production: fetched records containing this text are dropped"

@@ -17,7 +17,7 @@ from classify.enricher import Enricher
 from classify.registry import ModelHolder, ModelRegistry
 from ingest.normalize import Rejected, normalize_record
 from kafkaio.wire import decode_headers
-from mcu.agents.stage import Deliveries, StageSensor, hold, release
+from mcu.agents.stage import ConfirmWindow, Deliveries, StageSensor, hold
 from mcu.app import app, cases_topic, raw_topics, settings
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter
 from mcu.metrics import CHANNEL_LAST_SEEN, observe_classification
@@ -113,11 +113,12 @@ async def process(events: list[EventT], out: Deliveries) -> None:
 
 @app.agent(raw_topics, name="enrich")
 async def enrich_agent(stream):  # type: ignore[no-untyped-def]
+    # The input of a batch goes only once its cases and dead letters are on the brokers.
+    window = ConfirmWindow(settings.service.stage_confirm_depth)
     async for events in stream.take_events(
         settings.service.stage_batch_size, within=settings.service.stage_batch_seconds
     ):
         hold(events)
         out = Deliveries(STAGE)
         await process(events, out)
-        await out.confirm()  # the cases and dead letters are on the brokers: the input may go
-        release(events)
+        await window.add(out, events)

@@ -21,6 +21,7 @@ out of it: a failure of one record is a dead letter, a failure of the transport 
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -161,3 +162,34 @@ def hold(events: Sequence[EventT]) -> None:
 def release(events: Sequence[EventT]) -> None:
     for e in events:
         e.message.decref()
+
+
+class ConfirmWindow:
+    """Batches whose outputs Kafka is still confirming, while the agent goes on with the next.
+
+    Waiting for acks=all after every batch left the stage idle for a broker round trip per batch.
+    Here a batch's confirmation runs beside the next batches' work; each batch's input is released
+    only once its own outputs are confirmed (offsets commit out of order safely: Faust commits up to
+    the lowest offset still held). At most ``depth`` batches are unconfirmed, the one the agent
+    works on included (1: wait after every batch), so a broker that stops confirming stops the
+    stage after ``depth`` batches instead of filling memory. On a stop or a
+    crash the waiting batches stay held: never committed, fetched again by whoever owns them next.
+    """
+
+    def __init__(self, depth: int) -> None:
+        self.depth = max(1, depth)
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def add(self, out: Deliveries, events: Sequence[EventT]) -> None:
+        self._waiting.append(asyncio.ensure_future(self._confirm_then_release(out, events)))
+        while self._waiting and (len(self._waiting) >= self.depth or self._waiting[0].done()):
+            await self._waiting.popleft()
+
+    async def drain(self) -> None:
+        while self._waiting:
+            await self._waiting.popleft()
+
+    @staticmethod
+    async def _confirm_then_release(out: Deliveries, events: Sequence[EventT]) -> None:
+        await out.confirm()
+        release(events)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from mcu.agents.stage import Deliveries, StageSensor
+from mcu.agents.stage import ConfirmWindow, Deliveries, StageSensor
 from mcu.commit_guard import _guarded_new_offset
 from mcu.metrics import STAGE_PROCESSED, STAGE_SEND_RETRIES
 
@@ -70,6 +70,74 @@ def test_confirm_does_not_return_while_an_output_keeps_failing(monkeypatch) -> N
     with pytest.raises(TimeoutError):
         asyncio.run(run())
     assert never.tries[b"k"] > 5 and never.stored == []
+
+
+class HeldMessage:
+    """The part of a Faust message that hold/release touch: its reference count."""
+
+    def __init__(self) -> None:
+        self.refcount = 0
+
+    def incref(self) -> None:
+        self.refcount += 1
+
+    def decref(self) -> None:
+        self.refcount -= 1
+
+
+class GatedTopic:
+    """Every send is confirmed only when the test opens that key's gate."""
+
+    def __init__(self) -> None:
+        self.gates: dict[bytes | None, asyncio.Future[Any]] = {}
+
+    def get_topic_name(self) -> str:
+        return "t.cases"
+
+    async def send(self, key: bytes | None, value: bytes) -> "asyncio.Future[Any]":
+        self.gates[key] = asyncio.get_running_loop().create_future()
+        return self.gates[key]
+
+
+def test_the_window_releases_each_batch_once_its_own_outputs_are_confirmed_and_holds_at_most_depth_batches() -> None:
+    from mcu.agents.stage import hold
+
+    topic = GatedTopic()
+    batches = [[SimpleNamespace(message=HeldMessage()) for _ in range(2)] for _ in range(3)]
+
+    async def run() -> list[list[int]]:
+        window = ConfirmWindow(depth=3)
+        seen = []
+        for i, events in enumerate(batches[:2]):
+            hold(events)  # type: ignore[arg-type]
+            out = Deliveries("t")
+            await out.send(topic, f"b{i}".encode(), b"v")  # type: ignore[arg-type]
+            await window.add(out, events)  # type: ignore[arg-type]
+        await _real_sleep(0)
+        seen.append([e.message.refcount for b in batches for e in b])  # both held, the agent went on
+        topic.gates[b"b1"].set_result(1)  # the second batch confirmed first
+        await _real_sleep(0)
+        await _real_sleep(0)
+        seen.append([e.message.refcount for b in batches for e in b])
+        hold(batches[2])  # type: ignore[arg-type]
+        out = Deliveries("t")
+        await out.send(topic, b"b2", b"v")  # type: ignore[arg-type]
+        third = asyncio.ensure_future(window.add(out, batches[2]))  # type: ignore[arg-type]
+        await _real_sleep(0)
+        assert not third.done(), "with two unconfirmed, the third batch (depth 3) waits for the oldest"
+        topic.gates[b"b0"].set_result(1)
+        await third
+        seen.append([e.message.refcount for b in batches for e in b])
+        topic.gates[b"b2"].set_result(1)
+        await window.drain()
+        seen.append([e.message.refcount for b in batches for e in b])
+        return seen
+
+    held, second_confirmed, first_confirmed, all_confirmed = asyncio.run(run())
+    assert held == [1, 1, 1, 1, 0, 0]
+    assert second_confirmed == [1, 1, 0, 0, 0, 0]
+    assert first_confirmed == [0, 0, 0, 0, 1, 1]
+    assert all_confirmed == [0] * 6
 
 
 _real_sleep = asyncio.sleep
