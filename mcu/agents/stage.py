@@ -160,8 +160,17 @@ def hold(events: Sequence[EventT]) -> None:
 
 
 def release(events: Sequence[EventT]) -> None:
+    """Drop the extra reference; the last one to go marks the offset committable.
+
+    Released inside the agent's body, the stream's own ack comes after and is the last one. A batch
+    released later (ConfirmWindow) was already acked by the stream, so this ack is the last: it does
+    what the stream's would have (the consumer's ack and Faust's message-out sensor). A bare decref
+    there would leave the offset uncommitted for good.
+    """
     for e in events:
-        e.message.decref()
+        if e.ack():
+            msg = e.message
+            e.app.sensors.on_message_out(msg.tp, msg.offset, msg)
 
 
 class ConfirmWindow:

@@ -72,17 +72,36 @@ def test_confirm_does_not_return_while_an_output_keeps_failing(monkeypatch) -> N
     assert never.tries[b"k"] > 5 and never.stored == []
 
 
-class HeldMessage:
-    """The part of a Faust message that hold/release touch: its reference count."""
+class FakeApp:
+    """What release() reaches through an event: the consumer's acks and Faust's message-out sensor."""
 
     def __init__(self) -> None:
-        self.refcount = 0
+        self.acked: list[int] = []
+        self.out: list[int] = []
+        self.sensors = SimpleNamespace(on_message_out=lambda _tp, offset, _msg: self.out.append(offset))
 
-    def incref(self) -> None:
-        self.refcount += 1
 
-    def decref(self) -> None:
-        self.refcount -= 1
+class FakeEvent:
+    """A Faust event's reference counting: the stream holds one reference, the last ack commits."""
+
+    def __init__(self, app: FakeApp, offset: int) -> None:
+        self.app = app
+        self.message = SimpleNamespace(tp="t-0", offset=offset, refcount=1, acked=False)
+        self.message.incref = self._incref
+
+    def _incref(self) -> None:
+        self.message.refcount += 1
+
+    def ack(self) -> bool:
+        m = self.message
+        if m.acked:
+            return False
+        m.refcount -= 1
+        if m.refcount == 0:
+            m.acked = True
+            self.app.acked.append(m.offset)
+            return True
+        return False
 
 
 class GatedTopic:
@@ -99,45 +118,61 @@ class GatedTopic:
         return self.gates[key]
 
 
-def test_the_window_releases_each_batch_once_its_own_outputs_are_confirmed_and_holds_at_most_depth_batches() -> None:
+def test_the_window_commits_each_batch_once_its_own_outputs_are_confirmed_and_holds_at_most_depth_batches() -> None:
     from mcu.agents.stage import hold
 
-    topic = GatedTopic()
-    batches = [[SimpleNamespace(message=HeldMessage()) for _ in range(2)] for _ in range(3)]
+    app, topic = FakeApp(), GatedTopic()
+    batches = [[FakeEvent(app, 10 * b + i) for i in range(2)] for b in range(3)]
+
+    async def one_batch(window: ConfirmWindow, b: int) -> None:
+        """The agent's body for batch b, then the stream's own ack (take_events acks after the body)."""
+        hold(batches[b])  # type: ignore[arg-type]
+        out = Deliveries("t")
+        await out.send(topic, f"b{b}".encode(), b"v")  # type: ignore[arg-type]
+        await window.add(out, batches[b])  # type: ignore[arg-type]
+        for e in batches[b]:
+            e.ack()
 
     async def run() -> list[list[int]]:
         window = ConfirmWindow(depth=3)
         seen = []
-        for i, events in enumerate(batches[:2]):
-            hold(events)  # type: ignore[arg-type]
-            out = Deliveries("t")
-            await out.send(topic, f"b{i}".encode(), b"v")  # type: ignore[arg-type]
-            await window.add(out, events)  # type: ignore[arg-type]
-        await _real_sleep(0)
-        seen.append([e.message.refcount for b in batches for e in b])  # both held, the agent went on
+        await one_batch(window, 0)
+        await one_batch(window, 1)
+        seen.append(sorted(app.acked))  # nothing confirmed: nothing committable, and the agent went on
         topic.gates[b"b1"].set_result(1)  # the second batch confirmed first
-        await _real_sleep(0)
-        await _real_sleep(0)
-        seen.append([e.message.refcount for b in batches for e in b])
-        hold(batches[2])  # type: ignore[arg-type]
-        out = Deliveries("t")
-        await out.send(topic, b"b2", b"v")  # type: ignore[arg-type]
-        third = asyncio.ensure_future(window.add(out, batches[2]))  # type: ignore[arg-type]
+        for _ in range(3):
+            await _real_sleep(0)
+        seen.append(sorted(app.acked))
+        third = asyncio.ensure_future(one_batch(window, 2))
         await _real_sleep(0)
         assert not third.done(), "with two unconfirmed, the third batch (depth 3) waits for the oldest"
         topic.gates[b"b0"].set_result(1)
         await third
-        seen.append([e.message.refcount for b in batches for e in b])
+        seen.append(sorted(app.acked))
         topic.gates[b"b2"].set_result(1)
         await window.drain()
-        seen.append([e.message.refcount for b in batches for e in b])
+        seen.append(sorted(app.acked))
         return seen
 
-    held, second_confirmed, first_confirmed, all_confirmed = asyncio.run(run())
-    assert held == [1, 1, 1, 1, 0, 0]
-    assert second_confirmed == [1, 1, 0, 0, 0, 0]
-    assert first_confirmed == [0, 0, 0, 0, 1, 1]
-    assert all_confirmed == [0] * 6
+    nothing, second, first_too, every = asyncio.run(run())
+    assert nothing == []
+    assert second == [10, 11]
+    assert first_too == [0, 1, 10, 11]
+    assert every == [0, 1, 10, 11, 20, 21]
+    assert sorted(app.out) == every, "Faust's message-out sensor hears each final ack"
+
+
+def test_released_inside_the_body_the_streams_own_ack_is_the_last() -> None:
+    from mcu.agents.stage import hold, release
+
+    app = FakeApp()
+    events = [FakeEvent(app, i) for i in range(3)]
+    hold(events)  # type: ignore[arg-type]
+    release(events)  # type: ignore[arg-type]
+    assert app.acked == [] and app.out == []
+    for e in events:
+        e.ack()
+    assert app.acked == [0, 1, 2]
 
 
 _real_sleep = asyncio.sleep
