@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # Run as a script, this file's folder comes first on sys.path, and bench/sla.py would shadow sla/.
@@ -41,8 +41,15 @@ from sinks.clickhouse.client import connect  # noqa: E402
 from sinks.clickhouse.migrate import migrate  # noqa: E402
 from sinks.clickhouse.writer import dedup_token, insert_batch  # noqa: E402
 
-START = datetime(2024, 1, 1, tzinfo=UTC)
+# Three years ending two months before this month: every deadline (30 days) and event (≤ 32 days)
+# of the synthetic cases is in the past, so the figures do not move with the wall clock and two
+# stores refreshed minutes apart must give the same ratings digest. (Ending in the future, one
+# store's overdue counts grew by 1–4 per row in an hour between two refreshes, 27 Nov 2026.)
+_today = datetime.now(UTC).date()
+_end_month = _today.year * 12 + _today.month - 1 - 2
+END = datetime(_end_month // 12, _end_month % 12 + 1, 1, tzinfo=UTC)
 DAYS = 3 * 365
+START = END - timedelta(days=DAYS)
 CHANNELS = ["pos", "incident", "vk", "telegram", "email", "letter", "reception", "active_citizen", "webform",
             "open311"]  # fmt: skip
 
@@ -178,12 +185,12 @@ def run(client, label: str, args: argparse.Namespace) -> None:
     say(f"full refresh (daily_stats / daily_body_stats / monthly_stats / monthly_body_stats): {full_s:.1f} s; "
         f"rows {' / '.join(f'{c:,}' for c in counts)}")  # fmt: skip
     t0 = time.perf_counter()
-    n = refresh_recent(client, today=date(2026, 12, 15))
+    n = refresh_recent(client, today=(END - timedelta(days=1)).date())
     say(f"refresh of the last 3 months (what the worker runs every 5 minutes): "
         f"{time.perf_counter() - t0:.1f} s; {n:,} daily rows")  # fmt: skip
     q = client_query(client)
-    whole = {"date_from": date(2024, 1, 1), "date_to": date(2026, 12, 31)}
-    year = {"date_from": date(2025, 1, 1), "date_to": date(2025, 12, 31)}
+    whole = {"date_from": START.date(), "date_to": (END - timedelta(days=1)).date()}
+    year = {"date_from": (END - timedelta(days=365)).date(), "date_to": (END - timedelta(days=1)).date()}
     for period_label, period in (("all 3 years", whole), ("one year", year)):
         med, best = timed(lambda p=period: build_report(q, ReportRequest(kind="ratings", **p)), args.repeat)
         say(f"ratings ({period_label}; settlements + departments, each with the previous period): "
