@@ -23,8 +23,8 @@ import clickhouse_connect
 import pytest
 
 from ingest.connectors.events import EventPublisher
-from mcu.corrections import RATES_SQL
 from kafkaio.producer import RawPublisher
+from mcu.corrections import RATES_SQL
 from reports.build import ReportRequest, build_report
 from reports.store import client_query, refresh
 from schemas import CaseEvent
