@@ -107,18 +107,6 @@ class ServiceSettings(BaseSettings):
         description="batches of the enrich stage whose outputs Kafka has not confirmed yet, the one in work"
         " included (1: wait for the confirmation after every batch); a batch's input goes only once confirmed",
     )
-    producer_linger_ms: float = Field(
-        default=5.0,
-        ge=0,
-        description="how long the worker's producer waits to fill a batch (Faust's producer_linger): more"
-        " records per produce request, far fewer requests for aiokafka to build and answer",
-    )
-    producer_batch_bytes: int = Field(
-        default=262_144,
-        ge=16_384,
-        description="largest batch per partition of the worker's producer (a case is about 1.3 KB; aiokafka's"
-        " 16 KB default held a dozen)",
-    )
     log_level: Annotated[LogLevel, BeforeValidator(_faust_level)] = Field(
         default="info", description="crit, error, warn (warning), info or debug"
     )
