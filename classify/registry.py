@@ -198,13 +198,17 @@ class ModelHolder:
         self._failed = version
         self._stat = None  # look again next time: the file may be fixed
 
+    def _switch_due(self) -> tuple[bool, str | None]:
+        """(switch, version): whether a look is due and found another version (None = packaged)."""
+        if not self.due():
+            return False, None
+        self._next_check = self.clock() + self.check_every
+        return self._wanted()
+
     def refresh_sync(self) -> bool:
         """Blocking variant (CLIs, tests). True when the model was switched."""
-        if not self.due():
-            return False
-        self._next_check = self.clock() + self.check_every
-        changed, wanted = self._wanted()
-        if not changed:
+        switch, wanted = self._switch_due()
+        if not switch:
             return False
         try:
             model = self._load(wanted)
@@ -216,11 +220,8 @@ class ModelHolder:
 
     async def refresh(self) -> bool:
         """For an event loop: the load runs in a thread. True when the model was switched."""
-        if not self.due():
-            return False
-        self._next_check = self.clock() + self.check_every
-        changed, wanted = self._wanted()
-        if not changed:
+        switch, wanted = self._switch_due()
+        if not switch:
             return False
         try:
             model = await asyncio.to_thread(self._load, wanted)
