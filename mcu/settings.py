@@ -104,8 +104,8 @@ class ServiceSettings(BaseSettings):
     stage_confirm_depth: int = Field(
         default=4,
         ge=1,
-        description="batches of the enrich stage whose outputs Kafka has not confirmed yet, the one in work"
-        " included (1: wait for the confirmation after every batch); a batch's input goes only once confirmed",
+        description="fetches of the enrich stage whose outputs Kafka has not confirmed yet, the one in work"
+        " included (1: wait for the confirmation after every fetch); a fetch is committed only once confirmed",
     )
     log_level: Annotated[LogLevel, BeforeValidator(_faust_level)] = Field(
         default="info", description="crit, error, warn (warning), info or debug"

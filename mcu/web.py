@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from classify.corrections import Owner, check_change, event_fields, reroute
 from ingest.normalize import Rejected, normalize_record
 from kafkaio.wire import RecordTooLarge, derive_source_id, raw_record
+from mcu.agents.stage import BATCH_CONSUMERS
 from mcu.app import app, bytes_topic, case_events_topic, settings
 from mcu.corrections import routing_data
 from mcu.edge_web import EdgeView, authenticate, header, limit, read_body, store_read
@@ -189,6 +190,7 @@ class CaseEvents(EdgeView):
 class Health(View):
     async def get(self, request: Request) -> Response:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
+        assigned += sum(len(bc.assignment()) for bc in BATCH_CONSUMERS)
         body = {
             "status": "ok",
             "roles": sorted(settings.service.roles),
@@ -228,7 +230,6 @@ async def _observe_consumer() -> None:
     consumer = app.consumer
     WORKER_REBALANCING.set(1 if app.rebalancing else 0)
     assignment = consumer.assignment()
-    WORKER_ASSIGNED.set(len(assignment))
     # Faust keeps the committed offsets privately; reading them beats a second admin client per tick.
     committed = getattr(consumer, "_committed_offset", {})
     # A revoked partition's lag is another worker's now: drop its series, or alerts see stale lag.
@@ -238,16 +239,28 @@ async def _observe_consumer() -> None:
     # difference is neither lag nor progress (a constant 1 on every sla_timers-changelog partition
     # while the topic held ~140 records each); it would hold mcu_consumer_lag above zero for ever.
     changelogs = app.tables.changelog_topics
-    consumed = {tp for tp in assignment if tp.topic not in changelogs}
-    for topic, partition in _lag_series - {(tp.topic, str(tp.partition)) for tp in consumed}:
+    # (topic, partition) -> (highwater, offset after the last committed record, -1 when none)
+    positions: dict[tuple[str, str], tuple[int | None, int]] = {}
+    for tp in assignment:
+        if tp.topic not in changelogs:
+            try:
+                high = consumer.highwater(tp)
+            except Exception:
+                continue
+            done = committed.get(tp)
+            positions[(tp.topic, str(tp.partition))] = (high, -1 if done is None else done)
+    # The batch stages (raw.* → cases) commit the next offset to read, Faust the last one read.
+    batch_assigned = 0
+    for bc in BATCH_CONSUMERS:
+        for btp in bc.assignment():
+            batch_assigned += 1
+            nxt = bc.committed.get(btp)
+            positions[(btp.topic, str(btp.partition))] = (bc.highwater(btp), -1 if nxt is None else nxt - 1)
+    WORKER_ASSIGNED.set(len(assignment) + batch_assigned)
+    for topic, partition in _lag_series - set(positions):
         CONSUMER_LAG.remove(topic, partition)
         _lag_series.discard((topic, partition))
-    for tp in consumed:
-        try:
-            high = consumer.highwater(tp)
-        except Exception:
-            continue
-        done = committed.get(tp)
+    for (topic, partition), (high, done) in positions.items():
         if high is not None:
-            _lag_series.add((tp.topic, str(tp.partition)))
-            CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(high - ((done or -1) + 1), 0))
+            _lag_series.add((topic, partition))
+            CONSUMER_LAG.labels(topic=topic, partition=partition).set(max(high - (done + 1), 0))

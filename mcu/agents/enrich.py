@@ -7,20 +7,25 @@ message id. Counts and dead letters keep their two stage names, `normalize` and 
 alerts and dashboards still tell a record the normaliser refused from one enrichment failed on.
 """
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from functools import cache
 
-from faust.types import EventT
+from aiokafka.structs import ConsumerRecord
+from faust.types import TP, EventT
 from pydantic import TypeAdapter
 
 from classify.enricher import Enricher
 from classify.registry import ModelHolder, ModelRegistry
 from ingest.normalize import Rejected, normalize_record
+from kafkaio.batch_consumer import BatchConsumer
 from kafkaio.wire import decode_headers
-from mcu.agents.stage import ConfirmWindow, Deliveries, StageSensor, hold
-from mcu.app import app, cases_topic, raw_topics, settings
+from mcu.agents.stage import Deliveries, StageSensor, run_batches
+from mcu.app import app, cases_topic, dlq_topic, raw_topics, settings
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter
 from mcu.metrics import CHANNEL_LAST_SEEN, observe_classification
+from mcu.offset_gaps import OffsetGapSensor
+from mcu.test_hooks import drop_marked
 from schemas import Case, NormalizedMessage
 
 NORMALIZE = "normalize"
@@ -111,14 +116,53 @@ async def process(events: list[EventT], out: Deliveries) -> None:
         CHANNEL_LAST_SEEN.labels(channel=channel).set(now.timestamp())
 
 
-@app.agent(raw_topics, name="enrich")
-async def enrich_agent(stream):  # type: ignore[no-untyped-def]
-    # The input of a batch goes only once its cases and dead letters are on the brokers.
-    window = ConfirmWindow(settings.service.stage_confirm_depth)
-    async for events in stream.take_events(
-        settings.service.stage_batch_size, within=settings.service.stage_batch_seconds
-    ):
-        hold(events)
-        out = Deliveries(STAGE)
-        await process(events, out)
-        await window.add(out, events)
+class RecordEvent:
+    """A fetched record in the shape the shared helpers read from Faust's events (``.message``, ``.value``)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, record: ConsumerRecord) -> None:
+        self.message = record
+
+    @property
+    def value(self) -> bytes:
+        return self.message.value
+
+
+def consumer() -> BatchConsumer:
+    s = settings
+    return BatchConsumer(
+        s.kafka,
+        list(raw_topics.topics),
+        f"{s.service.app_id}-{STAGE}",
+        max_records=s.service.stage_batch_size,
+        depth=s.service.stage_confirm_depth,
+        commit_interval=s.service.commit_interval,
+        session_timeout=s.kafka.session_timeout,
+        max_fetch_bytes=s.kafka.max_record_bytes * 2,
+        fetch_wait=s.service.stage_batch_seconds,
+    )
+
+
+_gaps = OffsetGapSensor()
+
+
+async def handle(records: list[ConsumerRecord], generation: int) -> Awaitable[None]:
+    """One fetch: cases and dead letters sent; returns their confirmation (the consumer commits after it)."""
+    marker = settings.service.test_drop_marker
+    if marker:
+        records = drop_marked(records, marker)
+    for r in records:
+        _gaps.check(STAGE, TP(r.topic, r.partition), r.offset, generation)
+    out = Deliveries(STAGE, producer=app.producer)
+    await process([RecordEvent(r) for r in records], out)  # type: ignore[misc]
+    return out.confirm()
+
+
+@app.task
+async def enrich_batches() -> None:
+    # raw.* is read here, not through Faust's streams: see kafkaio/batch_consumer.py for why and
+    # for the offset discipline (a batch is committed only after its cases and dead letters are).
+    for topic in (raw_topics, cases_topic, dlq_topic):
+        await topic.maybe_declare()
+    await run_batches(consumer, handle)

@@ -21,14 +21,15 @@ out of it: a failure of one record is a dead letter, a failure of the transport 
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from faust.types import EventT, TopicT
+from aiokafka.structs import ConsumerRecord
+from faust.types import EventT, ProducerT, TopicT
 
+from kafkaio.batch_consumer import BatchConsumer
 from mcu.metrics import STAGE_BATCH_RECORDS, STAGE_PROCESSED, STAGE_SECONDS, STAGE_SEND_RETRIES
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,14 @@ class Deliveries:
     """The outputs of one batch, confirmed together before the batch's input is released."""
 
     stage: str
+    # The batch stages hand records straight to the app's producer (same durability, acks=all and
+    # idempotence), past the channel and sensor layers of Topic.send that every record paid for.
+    producer: ProducerT | None = None
     outputs: list[_Output] = field(default_factory=list)
     attempts: int = 0
 
     async def send(self, topic: TopicT, key: bytes | None, value: bytes) -> None:
-        self.outputs.append(_Output(topic, key, value, await _start(topic, key, value)))
+        self.outputs.append(_Output(topic, key, value, await _start(topic, key, value, self.producer)))
 
     async def confirm(self) -> None:
         """Return once Kafka confirmed every output; re-send the failed ones, backing off, until then.
@@ -119,12 +123,19 @@ class Deliveries:
             )  # fmt: skip
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-            pending = [_Output(o.topic, o.key, o.value, await _start(o.topic, o.key, o.value)) for o, _ in failures]
+            pending = [
+                _Output(o.topic, o.key, o.value, await _start(o.topic, o.key, o.value, self.producer))
+                for o, _ in failures
+            ]
         self.outputs = []
 
 
-async def _start(topic: TopicT, key: bytes | None, value: bytes) -> "Awaitable[Any] | BaseException":
+async def _start(
+    topic: TopicT, key: bytes | None, value: bytes, producer: ProducerT | None = None
+) -> "Awaitable[Any] | BaseException":
     try:
+        if producer is not None:
+            return await producer.send(topic.get_topic_name(), key, value, None, None, None)
         return await topic.send(key=key, value=value)
     except asyncio.CancelledError:
         raise
@@ -163,9 +174,9 @@ def release(events: Sequence[EventT]) -> None:
     """Drop the extra reference; the last one to go marks the offset committable.
 
     Released inside the agent's body, the stream's own ack comes after and is the last one. A batch
-    released later (ConfirmWindow) was already acked by the stream, so this ack is the last: it does
-    what the stream's would have (the consumer's ack and Faust's message-out sensor). A bare decref
-    there would leave the offset uncommitted for good.
+    released later was already acked by the stream, so this ack is the last: it does what the
+    stream's would have (the consumer's ack and Faust's message-out sensor). A bare decref there
+    would leave the offset uncommitted for good.
     """
     for e in events:
         if e.ack():
@@ -173,32 +184,27 @@ def release(events: Sequence[EventT]) -> None:
             e.app.sensors.on_message_out(msg.tp, msg.offset, msg)
 
 
-class ConfirmWindow:
-    """Batches whose outputs Kafka is still confirming, while the agent goes on with the next.
+async def run_batches(
+    make: Callable[[], BatchConsumer], handle: Callable[[list[ConsumerRecord], int], Awaitable[Awaitable[None]]]
+) -> None:
+    """Run a batch stage for the worker's life; a consumer that failed is replaced, never given up.
 
-    Waiting for acks=all after every batch left the stage idle for a broker round trip per batch.
-    Here a batch's confirmation runs beside the next batches' work; each batch's input is released
-    only once its own outputs are confirmed (offsets commit out of order safely: Faust commits up to
-    the lowest offset still held). At most ``depth`` batches are unconfirmed, the one the agent
-    works on included (1: wait after every batch), so a broker that stops confirming stops the
-    stage after ``depth`` batches instead of filling memory. On a stop or a
-    crash the waiting batches stay held: never committed, fetched again by whoever owns them next.
+    What Faust's supervisor does for an agent: an error that escapes the loop (a bug, or a client
+    that cannot recover) restarts the stage from the committed offsets after a pause, loudly.
     """
+    while True:
+        consumer = make()
+        BATCH_CONSUMERS.append(consumer)
+        try:
+            await consumer.run(lambda records, c=consumer: handle(records, c.generation))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("batch stage %s failed; restarting it from the committed offsets in 5 s", consumer.group_id)
+            await asyncio.sleep(5)
+        finally:
+            BATCH_CONSUMERS.remove(consumer)
 
-    def __init__(self, depth: int) -> None:
-        self.depth = max(1, depth)
-        self._waiting: deque[asyncio.Future[None]] = deque()
 
-    async def add(self, out: Deliveries, events: Sequence[EventT]) -> None:
-        self._waiting.append(asyncio.ensure_future(self._confirm_then_release(out, events)))
-        while self._waiting and (len(self._waiting) >= self.depth or self._waiting[0].done()):
-            await self._waiting.popleft()
-
-    async def drain(self) -> None:
-        while self._waiting:
-            await self._waiting.popleft()
-
-    @staticmethod
-    async def _confirm_then_release(out: Deliveries, events: Sequence[EventT]) -> None:
-        await out.confirm()
-        release(events)
+# The batch consumers running in this worker, for the lag and assignment gauges (mcu/web.py).
+BATCH_CONSUMERS: list[BatchConsumer] = []

@@ -40,7 +40,7 @@ def _case_keys(brokers: str, topic: str) -> set[str]:
 
 def test_outputs_the_broker_refuses_keep_their_input_uncommitted_until_they_are_stored(brokers, tmp_path: Path):
     env = pipeline_env(tmp_path / "var", brokers, MCU_ROLES="enrich", MCU_COMMIT_INTERVAL="0.2")
-    prefix, group = env["MCU_TOPIC_PREFIX"], env["MCU_APP_ID"]
+    prefix, group = env["MCU_TOPIC_PREFIX"], env["MCU_APP_ID"] + "-enrich"  # the enrich stage's own group
     raw, cases = prefix + "raw.webform", prefix + "cases"
     admin = KafkaAdminClient(bootstrap_servers=brokers)
     admin.create_topics([NewTopic(cases, 4, 1, topic_configs={"max.message.bytes": "300"})])

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from faust.types import TP
 
-from mcu.agents.stage import ConfirmWindow, Deliveries, StageSensor
+from mcu.agents.stage import Deliveries, StageSensor
 from mcu.commit_guard import _guarded_new_offset
 from mcu.metrics import STAGE_PROCESSED, STAGE_SEND_RETRIES
 
@@ -104,64 +104,6 @@ class FakeEvent:
         return False
 
 
-class GatedTopic:
-    """Every send is confirmed only when the test opens that key's gate."""
-
-    def __init__(self) -> None:
-        self.gates: dict[bytes | None, asyncio.Future[Any]] = {}
-
-    def get_topic_name(self) -> str:
-        return "t.cases"
-
-    async def send(self, key: bytes | None, value: bytes) -> "asyncio.Future[Any]":
-        self.gates[key] = asyncio.get_running_loop().create_future()
-        return self.gates[key]
-
-
-def test_the_window_commits_each_batch_once_its_own_outputs_are_confirmed_and_holds_at_most_depth_batches() -> None:
-    from mcu.agents.stage import hold
-
-    app, topic = FakeApp(), GatedTopic()
-    batches = [[FakeEvent(app, 10 * b + i) for i in range(2)] for b in range(3)]
-
-    async def one_batch(window: ConfirmWindow, b: int) -> None:
-        """The agent's body for batch b, then the stream's own ack (take_events acks after the body)."""
-        hold(batches[b])  # type: ignore[arg-type]
-        out = Deliveries("t")
-        await out.send(topic, f"b{b}".encode(), b"v")  # type: ignore[arg-type]
-        await window.add(out, batches[b])  # type: ignore[arg-type]
-        for e in batches[b]:
-            e.ack()
-
-    async def run() -> list[list[int]]:
-        window = ConfirmWindow(depth=3)
-        seen = []
-        await one_batch(window, 0)
-        await one_batch(window, 1)
-        seen.append(sorted(app.acked))  # nothing confirmed: nothing committable, and the agent went on
-        topic.gates[b"b1"].set_result(1)  # the second batch confirmed first
-        for _ in range(3):
-            await _real_sleep(0)
-        seen.append(sorted(app.acked))
-        third = asyncio.ensure_future(one_batch(window, 2))
-        await _real_sleep(0)
-        assert not third.done(), "with two unconfirmed, the third batch (depth 3) waits for the oldest"
-        topic.gates[b"b0"].set_result(1)
-        await third
-        seen.append(sorted(app.acked))
-        topic.gates[b"b2"].set_result(1)
-        await window.drain()
-        seen.append(sorted(app.acked))
-        return seen
-
-    nothing, second, first_too, every = asyncio.run(run())
-    assert nothing == []
-    assert second == [10, 11]
-    assert first_too == [0, 1, 10, 11]
-    assert every == [0, 1, 10, 11, 20, 21]
-    assert sorted(app.out) == every, "Faust's message-out sensor hears each final ack"
-
-
 def test_released_inside_the_body_the_streams_own_ack_is_the_last() -> None:
     from mcu.agents.stage import hold, release
 
@@ -228,3 +170,29 @@ def test_the_commit_guard_never_passes_a_held_record(acked, committed, held, exp
     assert _guarded_new_offset(consumer, TP0) == expected
     if expected is None:
         assert sorted(consumer._acked[TP0]) == acked, "acked offsets above the held one were dropped"
+
+
+class RecordingProducer:
+    """Faust's producer as the batch stages call it: send(topic name, key, value, partition, timestamp, headers)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes]] = []
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, *rest: Any) -> "asyncio.Future[Any]":
+        assert rest == (None, None, None)
+        self.sent.append((topic, key, value))
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut.set_result(len(self.sent))
+        return fut
+
+
+def test_with_a_producer_outputs_go_to_it_by_topic_name_not_through_topic_send() -> None:
+    producer, topic = RecordingProducer(), FlakyTopic(10)  # the topic would refuse: it must not be used
+
+    async def run() -> None:
+        out = Deliveries("t", producer=producer)  # type: ignore[arg-type]
+        await out.send(topic, b"k", b"v")  # type: ignore[arg-type]
+        await out.confirm()
+
+    asyncio.run(run())
+    assert producer.sent == [("t.cases", b"k", b"v")] and topic.tries == {}
