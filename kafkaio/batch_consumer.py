@@ -7,7 +7,8 @@ in the worker's event loop, and says when each batch's outputs are safe.
 
 Contract (the offset discipline of mcu/agents/stage.py, for a batch instead of held events):
 
-- fetch: ``getmany`` of at most ``max_records`` over the assigned partitions;
+- fetch: ``getmany`` of at most ``max_records`` over the assigned partitions (with ``fill_wait``,
+  once a record came, up to that long for ``max_records``: the sinks' few large inserts);
 - handle: ``handle(records)`` does the batch's work and returns an awaitable that completes once
   every output of the batch is confirmed by Kafka (it retries for ever; it never raises for a
   record: a bad record is the stage's dead letter);
@@ -116,6 +117,7 @@ class BatchConsumer(ConsumerRebalanceListener):
         session_timeout: float,
         max_fetch_bytes: int,
         fetch_wait: float = 0.2,
+        fill_wait: float = 0.0,
         client_id: str = "mcu",
     ) -> None:
         self.topics = list(topics)
@@ -123,6 +125,7 @@ class BatchConsumer(ConsumerRebalanceListener):
         self.max_records = max_records
         self.commit_interval = commit_interval
         self.fetch_wait = fetch_wait
+        self.fill_wait = fill_wait
         self.queue = ConfirmQueue(max(1, depth))
         self.generation = 0  # bumped on every assignment: a gap across a rebalance is not a gap
         self.committed: dict[TopicPartition, int] = {}
@@ -155,10 +158,7 @@ class BatchConsumer(ConsumerRebalanceListener):
         self._consumer.subscribe(self.topics, listener=self)
         try:
             while True:
-                fetched = await self._consumer.getmany(
-                    timeout_ms=int(self.fetch_wait * 1000), max_records=self.max_records
-                )
-                records = [r for part in fetched.values() for r in part]
+                records = await self._fetch()
                 if records:
                     confirmation = await handle(records)
                     await self.queue.add(confirmation, records)
@@ -168,6 +168,19 @@ class BatchConsumer(ConsumerRebalanceListener):
                     await self.commit()
         finally:
             await self._stop()
+
+    async def _fetch(self) -> list[ConsumerRecord]:
+        fetched = await self._consumer.getmany(timeout_ms=int(self.fetch_wait * 1000), max_records=self.max_records)
+        records = [r for part in fetched.values() for r in part]
+        if records and self.fill_wait > 0:
+            # A store wants few large inserts: once a record came, wait up to fill_wait for a full batch.
+            deadline = time.monotonic() + self.fill_wait
+            while len(records) < self.max_records and (left := deadline - time.monotonic()) > 0:
+                more = await self._consumer.getmany(
+                    timeout_ms=max(1, int(left * 1000)), max_records=self.max_records - len(records)
+                )
+                records += [r for part in more.values() for r in part]
+        return records
 
     async def commit(self) -> None:
         assigned = self._consumer.assignment()

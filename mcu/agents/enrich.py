@@ -20,7 +20,7 @@ from classify.registry import ModelHolder, ModelRegistry
 from ingest.normalize import Rejected, normalize_record
 from kafkaio.batch_consumer import BatchConsumer
 from kafkaio.wire import decode_headers
-from mcu.agents.stage import Deliveries, StageSensor, run_batches
+from mcu.agents.stage import Deliveries, RecordEvent, StageSensor, batch_consumer, run_batches
 from mcu.app import app, cases_topic, dlq_topic, raw_topics, settings
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter
 from mcu.metrics import CHANNEL_LAST_SEEN, observe_classification
@@ -116,30 +116,14 @@ async def process(events: list[EventT], out: Deliveries) -> None:
         CHANNEL_LAST_SEEN.labels(channel=channel).set(now.timestamp())
 
 
-class RecordEvent:
-    """A fetched record in the shape the shared helpers read from Faust's events (``.message``, ``.value``)."""
-
-    __slots__ = ("message",)
-
-    def __init__(self, record: ConsumerRecord) -> None:
-        self.message = record
-
-    @property
-    def value(self) -> bytes:
-        return self.message.value
-
-
 def consumer() -> BatchConsumer:
     s = settings
-    return BatchConsumer(
+    return batch_consumer(
         s.kafka,
+        s.service,
         list(raw_topics.topics),
-        f"{s.service.app_id}-{STAGE}",
+        STAGE,
         max_records=s.service.stage_batch_size,
-        depth=s.service.stage_confirm_depth,
-        commit_interval=s.service.commit_interval,
-        session_timeout=s.kafka.session_timeout,
-        max_fetch_bytes=s.kafka.max_record_bytes * 2,
         fetch_wait=s.service.stage_batch_seconds,
     )
 

@@ -1,19 +1,22 @@
 """ClickHouse sinks: validate, write through ClickHouseSink, dead-letter what the store refuses,
 and only then let the offsets be committed. The batching rules live in sinks/clickhouse/sink.py;
-holding and delivery in mcu/agents/stage.py."""
+delivery in mcu/agents/stage.py; fetching and committing in kafkaio/batch_consumer.py (each table
+its own consumer group, ``<MCU_APP_ID>-sink-<table>``)."""
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.structs import ConsumerRecord
 from faust.types import EventT, TopicT
 from pydantic import BaseModel, ValidationError
 
-from mcu.agents.stage import Deliveries, StageSensor, hold, release
+from kafkaio.batch_consumer import BatchConsumer
+from mcu.agents.stage import Deliveries, RecordEvent, StageSensor, batch_consumer, run_batches
 from mcu.app import app, case_events_topic, cases_topic, dlq_topic, notifications_topic, settings, sla_events_topic
 from mcu.corrections import apply_stored_events
 from mcu.dead_letters import send_dead_letter
@@ -123,26 +126,42 @@ def _make_agent(spec: SinkSpec) -> None:
     sink = ClickHouseSink(store.client, spec.table, spec.columns, bool(store.cluster))
     SINK_REJECTED.labels(table=spec.table)  # at 0 from the start, so an alert sees the first one
 
-    async def agent(stream):  # type: ignore[no-untyped-def]
-        async for events in stream.take_events(settings.store.batch_size, within=settings.store.batch_seconds):
-            # Held until every row is stored or dead-lettered and every dead letter is on the brokers.
-            hold(events)
-            out = Deliveries(STAGE)
-            with sensor.batch(len(events)) as counted:
-                batch, by_source, records = await _rows(spec, events, out)
-                if batch:
-                    report = await _write_until_done(sink, batch)
-                    await _dead_letter_rejected(spec, report, by_source, out)
-                    _observe(spec, report, by_source)
-                    if spec.table == "case_events":  # corrections re-route their cases once the events are stored
-                        refused = {r.source for r in report.rejected}
-                        await apply_stored_events([(e, r) for e, r in records if _source(e) not in refused])
-                    counted.processed = report.stored
-            await out.confirm()
-            release(events)
+    async def handle(records: list[ConsumerRecord], _generation: int) -> Awaitable[None]:
+        # Committed (kafkaio/batch_consumer.py) once every row is stored or dead-lettered and every
+        # dead letter is on the brokers: the write retries here until the store answers.
+        events: list[Any] = [RecordEvent(r) for r in records]
+        out = Deliveries(STAGE, producer=app.producer)
+        with sensor.batch(len(events)) as counted:
+            batch, by_source, records_ = await _rows(spec, events, out)
+            if batch:
+                report = await _write_until_done(sink, batch)
+                await _dead_letter_rejected(spec, report, by_source, out)
+                _observe(spec, report, by_source)
+                if spec.table == "case_events":  # corrections re-route their cases once the events are stored
+                    refused = {r.source for r in report.rejected}
+                    await apply_stored_events([(e, r) for e, r in records_ if _source(e) not in refused])
+                counted.processed = report.stored
+        return out.confirm()
 
-    agent.__name__ = f"sink_{spec.table}"
-    app.agent(spec.topic, name=f"sink_{spec.table}")(agent)
+    def consumer() -> BatchConsumer:
+        # One group per table, so a table the store refuses holds only its own topic.
+        return batch_consumer(
+            settings.kafka,
+            settings.service,
+            [spec.topic.get_topic_name()],
+            f"{STAGE}-{spec.table}",
+            max_records=settings.store.batch_size,
+            fetch_wait=settings.store.batch_seconds,
+            fill_wait=settings.store.batch_seconds,
+        )
+
+    async def sink_batches() -> None:
+        await spec.topic.maybe_declare()
+        await dlq_topic.maybe_declare()
+        await run_batches(consumer, handle)
+
+    sink_batches.__name__ = sink_batches.__qualname__ = f"sink_{spec.table}"
+    app.task(sink_batches)
 
 
 async def _dead_letter_rejected(

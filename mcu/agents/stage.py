@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord
 from faust.types import EventT, ProducerT, TopicT
 
+from kafkaio import KafkaSettings
 from kafkaio.batch_consumer import BatchConsumer
 from mcu.metrics import STAGE_BATCH_RECORDS, STAGE_PROCESSED, STAGE_SECONDS, STAGE_SEND_RETRIES
 
@@ -208,3 +209,41 @@ async def run_batches(
 
 # The batch consumers running in this worker, for the lag and assignment gauges (mcu/web.py).
 BATCH_CONSUMERS: list[BatchConsumer] = []
+
+
+class RecordEvent:
+    """A fetched record in the shape the shared helpers read from Faust's events (``.message``, ``.value``)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, record: ConsumerRecord) -> None:
+        self.message = record
+
+    @property
+    def value(self) -> bytes:
+        return self.message.value
+
+
+def batch_consumer(
+    kafka: KafkaSettings,
+    service: Any,
+    topics: Sequence[str],
+    stage: str,
+    *,
+    max_records: int,
+    fetch_wait: float,
+    fill_wait: float = 0.0,
+) -> BatchConsumer:
+    """A batch stage's consumer in its own group, ``<MCU_APP_ID>-<stage>``, with the worker's settings."""
+    return BatchConsumer(
+        kafka,
+        topics,
+        f"{service.app_id}-{stage}",
+        max_records=max_records,
+        depth=service.stage_confirm_depth,
+        commit_interval=service.commit_interval,
+        session_timeout=kafka.session_timeout,
+        max_fetch_bytes=kafka.max_record_bytes * 2,
+        fetch_wait=fetch_wait,
+        fill_wait=fill_wait,
+    )
