@@ -8,7 +8,7 @@ in the worker's event loop, and says when each batch's outputs are safe.
 Contract (the offset discipline of mcu/agents/stage.py, for a batch instead of held events):
 
 - fetch: ``getmany`` of at most ``max_records`` over the assigned partitions (with ``fill_wait``,
-  once a record came, up to that long for ``max_records``: the sinks' few large inserts);
+  more fetches until ``max_records`` or that long after the wait began: the sinks' few large inserts);
 - handle: ``handle(records)`` does the batch's work and returns an awaitable that completes once
   every output of the batch is confirmed by Kafka (it retries for ever; it never raises for a
   record: a bad record is the stage's dead letter);
@@ -170,11 +170,13 @@ class BatchConsumer(ConsumerRebalanceListener):
             await self._stop()
 
     async def _fetch(self) -> list[ConsumerRecord]:
+        started = time.monotonic()
         fetched = await self._consumer.getmany(timeout_ms=int(self.fetch_wait * 1000), max_records=self.max_records)
         records = [r for part in fetched.values() for r in part]
         if records and self.fill_wait > 0:
-            # A store wants few large inserts: once a record came, wait up to fill_wait for a full batch.
-            deadline = time.monotonic() + self.fill_wait
+            # A store wants few large inserts: fill the batch until fill_wait after the wait began
+            # (as Faust's take(within=…)), so no record waits longer than that for its batch.
+            deadline = started + self.fill_wait
             while len(records) < self.max_records and (left := deadline - time.monotonic()) > 0:
                 more = await self._consumer.getmany(
                     timeout_ms=max(1, int(left * 1000)), max_records=self.max_records - len(records)
