@@ -73,9 +73,19 @@ def test_a_kill_between_the_state_write_and_the_send_loses_no_sla_event(brokers,
         stored = lambda: second.metric("mcu_sink_rows_total", table="sla_events")  # noqa: E731
         wait_for(lambda: stored() >= second.metric("mcu_sla_events_total"), 60, "SLA events stored")
         wait_for(lambda: second.metric("mcu_consumer_lag") == 0, 60, "no lag")
+        # The lag gauge is refreshed every 5 s and the stored-rows count includes the first worker's
+        # re-sent rows, so both can pass before the second answers' rows are in: wait for those rows.
+        wait_for(lambda: _has_every_met(var, mids), 60, "the second answers' met rows stored")
     finally:
         second.stop()
 
     # Each case: met (cycle 0), started (cycle 1), met (cycle 1), once each in query results.
-    want = [("resolution:0:met", "met", 1), ("resolution:1:met", "met", 1), ("resolution:1:started", "started", 1)]
-    assert _lifecycle_rows(var, mids) == {mid: want for mid in mids}
+    assert _lifecycle_rows(var, mids) == {mid: WANT for mid in mids}
+
+
+WANT = [("resolution:0:met", "met", 1), ("resolution:1:met", "met", 1), ("resolution:1:started", "started", 1)]
+
+
+def _has_every_met(var_dir: Path, mids: list[str]) -> bool:
+    rows = _lifecycle_rows(var_dir, mids)
+    return all(("resolution:1:met", "met", 1) in rows[m] for m in mids)
