@@ -56,7 +56,7 @@ class _Batch:
 class ConfirmQueue:
     """Batches in fetch order whose outputs are still being confirmed, and what they make committable.
 
-    Pure bookkeeping, no Kafka: tested on its own (tests/unit/service/test_batch_consumer.py).
+    Pure bookkeeping, no Kafka: tested on its own (tests/unit/kafkaio/test_batch_consumer.py).
     """
 
     depth: int

@@ -239,28 +239,33 @@ async def _observe_consumer() -> None:
     # difference is neither lag nor progress (a constant 1 on every sla_timers-changelog partition
     # while the topic held ~140 records each); it would hold mcu_consumer_lag above zero for ever.
     changelogs = app.tables.changelog_topics
-    # (topic, partition) -> (highwater, offset after the last committed record, -1 when none)
-    positions: dict[tuple[str, str], tuple[int | None, int]] = {}
+    # (topic, partition) -> records not yet committed. Several groups may read one topic (the SLA
+    # stage and the cases sink both read `cases`): the series shows the one furthest behind, so the
+    # lag alert sees the slowest stage, not whichever group was looked at last.
+    lags: dict[tuple[str, str], int] = {}
+
+    def note(topic: str, partition: int, high: int | None, next_offset: int | None) -> None:
+        if high is not None:
+            key = (topic, str(partition))
+            lags[key] = max(lags.get(key, 0), high - (next_offset or 0), 0)
+
     for tp in assignment:
         if tp.topic not in changelogs:
             try:
                 high = consumer.highwater(tp)
             except Exception:
                 continue
-            done = committed.get(tp)
-            positions[(tp.topic, str(tp.partition))] = (high, -1 if done is None else done)
-    # The batch stages (raw.* → cases) commit the next offset to read, Faust the last one read.
+            done = committed.get(tp)  # Faust keeps the last offset read; None before its first commit
+            note(tp.topic, tp.partition, high, None if done is None else done + 1)
     batch_assigned = 0
-    for bc in BATCH_CONSUMERS:
+    for bc in BATCH_CONSUMERS:  # they commit the next offset to read, as Kafka does
         for btp in bc.assignment():
             batch_assigned += 1
-            nxt = bc.committed.get(btp)
-            positions[(btp.topic, str(btp.partition))] = (bc.highwater(btp), -1 if nxt is None else nxt - 1)
+            note(btp.topic, btp.partition, bc.highwater(btp), bc.committed.get(btp))
     WORKER_ASSIGNED.set(len(assignment) + batch_assigned)
-    for topic, partition in _lag_series - set(positions):
+    for topic, partition in _lag_series - set(lags):
         CONSUMER_LAG.remove(topic, partition)
         _lag_series.discard((topic, partition))
-    for (topic, partition), (high, done) in positions.items():
-        if high is not None:
-            _lag_series.add((topic, partition))
-            CONSUMER_LAG.labels(topic=topic, partition=partition).set(max(high - (done + 1), 0))
+    for (topic, partition), lag in lags.items():
+        _lag_series.add((topic, partition))
+        CONSUMER_LAG.labels(topic=topic, partition=partition).set(lag)

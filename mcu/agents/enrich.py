@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 from aiokafka.structs import ConsumerRecord
-from faust.types import TP, EventT
+from faust.types import EventT
 from pydantic import TypeAdapter
 
 from classify.enricher import Enricher
@@ -24,8 +24,6 @@ from mcu.agents.stage import Deliveries, RecordEvent, StageSensor, batch_consume
 from mcu.app import app, cases_topic, dlq_topic, raw_topics, settings
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter
 from mcu.metrics import CHANNEL_LAST_SEEN, observe_classification
-from mcu.offset_gaps import OffsetGapSensor
-from mcu.test_hooks import drop_marked
 from schemas import Case, NormalizedMessage
 
 NORMALIZE = "normalize"
@@ -128,16 +126,8 @@ def consumer() -> BatchConsumer:
     )
 
 
-_gaps = OffsetGapSensor()
-
-
 async def handle(records: list[ConsumerRecord], generation: int) -> Awaitable[None]:
     """One fetch: cases and dead letters sent; returns their confirmation (the consumer commits after it)."""
-    marker = settings.service.test_drop_marker
-    if marker:
-        records = drop_marked(records, marker)
-    for r in records:
-        _gaps.check(STAGE, TP(r.topic, r.partition), r.offset, generation)
     out = Deliveries(STAGE, producer=app.producer)
     await process([RecordEvent(r) for r in records], out)  # type: ignore[misc]
     return out.confirm()
@@ -149,4 +139,4 @@ async def enrich_batches() -> None:
     # for the offset discipline (a batch is committed only after its cases and dead letters are).
     for topic in (raw_topics, cases_topic, dlq_topic):
         await topic.maybe_declare()
-    await run_batches(consumer, handle)
+    await run_batches(STAGE, consumer, handle, settings.service.test_drop_marker)

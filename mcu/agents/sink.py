@@ -158,7 +158,7 @@ def _make_agent(spec: SinkSpec) -> None:
     async def sink_batches() -> None:
         await spec.topic.maybe_declare()
         await dlq_topic.maybe_declare()
-        await run_batches(consumer, handle)
+        await run_batches(f"sink_{spec.table}", consumer, handle, settings.service.test_drop_marker)
 
     sink_batches.__name__ = sink_batches.__qualname__ = f"sink_{spec.table}"
     app.task(sink_batches)

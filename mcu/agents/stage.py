@@ -27,11 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
-from faust.types import EventT, ProducerT, TopicT
+from faust.types import TP, EventT, ProducerT, TopicT
 
 from kafkaio import KafkaSettings
 from kafkaio.batch_consumer import BatchConsumer
-from mcu.metrics import STAGE_BATCH_RECORDS, STAGE_PROCESSED, STAGE_SECONDS, STAGE_SEND_RETRIES
+from mcu.metrics import STAGE_BATCH_RECORDS, STAGE_PROCESSED, STAGE_SECONDS, STAGE_SEND_RETRIES, STREAM_OFFSET_GAPS
+from mcu.offset_gaps import OffsetGapSensor
+from mcu.settings import ServiceSettings
+from mcu.test_hooks import drop_marked
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 30.0
@@ -186,18 +189,35 @@ def release(events: Sequence[EventT]) -> None:
 
 
 async def run_batches(
-    make: Callable[[], BatchConsumer], handle: Callable[[list[ConsumerRecord], int], Awaitable[Awaitable[None]]]
+    stage: str,
+    make: Callable[[], BatchConsumer],
+    handle: Callable[[list[ConsumerRecord], int], Awaitable[Awaitable[None]]],
+    drop_marker: str | None = None,
 ) -> None:
     """Run a batch stage for the worker's life; a consumer that failed is replaced, never given up.
 
     What Faust's supervisor does for an agent: an error that escapes the loop (a bug, or a client
     that cannot recover) restarts the stage from the committed offsets after a pause, loudly.
+    What Faust's sensors did for every stream is done here for every batch stage: the skipped-offsets
+    alarm (``mcu_stream_offset_gaps_total{stage=…}``, at 0 from the start) and the test hook
+    ``MCU_TEST_DROP_MARKER`` (marked records never reach the stage).
     """
+    gaps = OffsetGapSensor()
+
+    async def checked(records: list[ConsumerRecord], generation: int) -> Awaitable[None]:
+        if drop_marker:
+            records = drop_marked(records, drop_marker)
+        for r in records:
+            gaps.check(stage, TP(r.topic, r.partition), r.offset, generation)
+        return await handle(records, generation)
+
     while True:
         consumer = make()
+        for topic in consumer.topics:
+            STREAM_OFFSET_GAPS.labels(stage=stage, topic=topic)
         BATCH_CONSUMERS.append(consumer)
         try:
-            await consumer.run(lambda records, c=consumer: handle(records, c.generation))
+            await consumer.run(lambda records, c=consumer: checked(records, c.generation))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -226,7 +246,7 @@ class RecordEvent:
 
 def batch_consumer(
     kafka: KafkaSettings,
-    service: Any,
+    service: ServiceSettings,
     topics: Sequence[str],
     stage: str,
     *,
