@@ -22,7 +22,11 @@ Contract (the offset discipline of mcu/agents/stage.py, for a batch instead of h
   by whoever owns the partition next, and its outputs are sent again (the stages downstream fold
   them by key);
 - a commit that fails (broker away, a rebalance in between) is logged and retried with the next
-  one; offsets of partitions this consumer no longer owns are dropped, not committed.
+  one; offsets of partitions this consumer no longer owns are dropped, not committed;
+- a stage with state per partition passes ``on_assigned`` (awaited before any record of the new
+  assignment is handled: restore there) and ``on_revoked`` (awaited after the revoked partitions'
+  batches are confirmed and committed: forget them there); records fetched across a rebalance
+  for partitions no longer assigned are not handled.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from kafkaio.security import KafkaSettings, client_options
 log = logging.getLogger(__name__)
 
 Handler = Callable[[list[ConsumerRecord]], Awaitable[Awaitable[None]]]
+PartitionsHook = Callable[[set[TopicPartition]], Awaitable[None]]
 STOP_COMMIT_TIMEOUT_S = 10.0
 
 
@@ -119,6 +124,9 @@ class BatchConsumer(ConsumerRebalanceListener):
         fetch_wait: float = 0.2,
         fill_wait: float = 0.0,
         client_id: str = "mcu",
+        assignors: tuple[Any, ...] = (),
+        on_assigned: PartitionsHook | None = None,
+        on_revoked: PartitionsHook | None = None,
     ) -> None:
         self.topics = list(topics)
         self.group_id = group_id
@@ -130,6 +138,10 @@ class BatchConsumer(ConsumerRebalanceListener):
         self.generation = 0  # bumped on every assignment: a gap across a rebalance is not a gap
         self.committed: dict[TopicPartition, int] = {}
         self._last_commit = 0.0
+        self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
+        self._ready = asyncio.Event()  # set once the current assignment's on_assigned is done
+        self._assign_failed: Exception | None = None
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=kafka.broker_list,
             group_id=group_id,
@@ -141,6 +153,7 @@ class BatchConsumer(ConsumerRebalanceListener):
             fetch_max_bytes=max(max_fetch_bytes, 50 * 1024 * 1024),
             session_timeout_ms=int(session_timeout * 1000),
             heartbeat_interval_ms=int(min(3.0, session_timeout / 3) * 1000),
+            **({"partition_assignment_strategy": assignors} if assignors else {}),
             **client_options(kafka),
         )
 
@@ -158,7 +171,13 @@ class BatchConsumer(ConsumerRebalanceListener):
         self._consumer.subscribe(self.topics, listener=self)
         try:
             while True:
+                if self._assign_failed is not None:
+                    raise RuntimeError(f"group {self.group_id}: taking over partitions failed") from self._assign_failed
                 records = await self._fetch()
+                if records and not self._ready.is_set():
+                    await self._ready.wait()
+                    assigned = self._consumer.assignment()
+                    records = [r for r in records if TopicPartition(r.topic, r.partition) in assigned]
                 if records:
                     confirmation = await handle(records)
                     await self.queue.add(confirmation, records)
@@ -218,12 +237,21 @@ class BatchConsumer(ConsumerRebalanceListener):
 
     # -- ConsumerRebalanceListener ------------------------------------------------------------
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        self._ready.clear()
         # The next owner starts from the committed offsets: commit every confirmed batch first.
         await self.queue.drain()
         await self.commit()
         for tp in revoked:
             self.queue.committable.pop(tp, None)
             self.committed.pop(tp, None)
+        if self._on_revoked is not None:
+            await self._on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.generation += 1
+        if self._on_assigned is not None:
+            try:
+                await self._on_assigned(set(assigned))
+            except Exception as exc:  # aiokafka would only log it: the loop raises it instead (a restart)
+                self._assign_failed = exc
+        self._ready.set()

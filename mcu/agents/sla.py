@@ -1,17 +1,30 @@
-"""SLA timers: state in a Faust table with its changelog, fired by the worker that owns the partition."""
+"""SLA timers: state per case in a changelog-backed table, fired by the worker that owns the partition.
+
+`cases` and `case_events` are read together, in whole fetches, by one consumer group
+(``<MCU_APP_ID>-sla``, kafkaio/batch_consumer.py) whose range assignment gives a worker the same
+partition numbers of both topics: both are keyed by message id, so a case and its events meet in
+one worker. The timers' state lives in memory and in the compacted topic
+``<MCU_APP_ID>-sla_timers-changelog`` (kafkaio/changelog_table.py): restored when partitions are
+assigned, before any of their records is handled; forgotten when they are revoked. A batch's input
+is committed only after its state writes, SLA events and dead letters are all on the brokers.
+"""
 
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from aiokafka import TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.structs import ConsumerRecord
 
-from kafkaio.partitioner import kafka_partition
-from mcu.agents.stage import Deliveries, StageSensor, hold, release
-from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
+from kafkaio.batch_consumer import BatchConsumer
+from kafkaio.changelog_table import ChangelogTable
+from mcu.agents.stage import Deliveries, RecordEvent, StageSensor, batch_consumer, run_batches
+from mcu.app import app, case_events_topic, cases_topic, dlq_topic, settings, sla_events_topic
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter_value
 from mcu.metrics import SLA_EVENTS, SLA_OUTBOX, SLA_PENDING, SLA_PENDING_DROPPED
 from schemas import Case, CaseEvent, SlaEvent
@@ -26,11 +39,8 @@ log = logging.getLogger(__name__)
 STAGE = "sla"
 TICK_SECONDS = 1.0
 
-# Keys are raw message ids, so the changelog partition of a case equals its topic partition
-# (murmur2 in every client): recovery hands each worker exactly the timers of its partitions.
-# use_partitioner lets the tick, which runs outside any stream, write the table.
-# Faust 0.15 takes a table's serializers from its types (JSON for str) and makes its changelog
-# topic when the table is declared; both must be raw here, so the changelog is declared by hand.
+# The name Faust's table used, so a deployment keeps its timers across the change of engine; keys are
+# message ids (raw bytes), values sla.state's encoding, deletes tombstones: the same records.
 changelog = app.topic(
     f"{settings.service.app_id}-sla_timers-changelog",
     key_type=str,
@@ -39,28 +49,25 @@ changelog = app.topic(
     value_serializer="raw",
     partitions=settings.topics.partitions,
     compacting=True,
-    acks=False,
     internal=True,
-    maxsize=131_072,
-    allow_empty=True,
 )
-table = app.Table(
-    "sla_timers",
-    key_type=str,
-    value_type=bytes,
-    partitions=settings.topics.partitions,
-    use_partitioner=True,
-    changelog_topic=changelog,
-    help="SLA timer state per case (sla/timers.py), keyed by message id",
-)
-table.key_serializer = table.data.key_serializer = "raw"
-table.value_serializer = table.data.value_serializer = "raw"
+table = ChangelogTable(changelog.get_topic_name(), settings.topics.partitions)
 timers = make_timers(settings.sla, store=table)
 # Every year a case of the accepted time window can touch, built now (~0.1 s) rather than on first
 # use inside the event loop (sla/calendar.py).
 timers.rules.calendar.warm(EARLIEST.year, datetime.now(UTC).year + 2)
-_active: set[int] = set()
-timers.owns = lambda message_id: kafka_partition(message_id, settings.topics.partitions) in _active
+timers.owns = table.__contains__  # the table holds exactly the keys of the partitions owned here
+# Held while timers change state and their changelog writes are taken, so a tick cannot take (and
+# confirm on its own) the writes of a batch whose input would then be committed without them.
+_state = asyncio.Lock()
+
+
+def _send_changelog(out: Deliveries) -> "Awaitable[None]":
+    async def send() -> None:
+        for key, value in table.take_writes():
+            await out.send(changelog, key.encode(), value)  # type: ignore[arg-type]  # None: a tombstone
+
+    return send()
 
 
 async def _emit(events: list[SlaEvent], *, confirmed: bool = False) -> None:
@@ -86,10 +93,7 @@ async def _send_outbox(events: list[SlaEvent]) -> None:
         timers.retry({e.message_id for e in events})
         log.exception("SLA: sending %d events failed; they stay in the outbox and go again next tick", len(events))
     else:
-        if app.rebalancing:  # the cases may be another worker's by now: it finds the outbox itself
-            timers.retry({e.message_id for e in events})
-        else:
-            timers.confirm(events)
+        timers.confirm(events)  # a case no longer owned here is skipped: its new owner has the outbox
     SLA_OUTBOX.set(timers.unsent_cases)
 
 
@@ -101,36 +105,47 @@ if _kill_marker:
 
 
 sensor = StageSensor(STAGE)
+_CASES = cases_topic.get_topic_name()
 
 
-def _agent(topic, name: str, model: type[BaseModel], apply) -> None:  # type: ignore[no-untyped-def]
-    async def agent(stream):  # type: ignore[no-untyped-def]
-        async for batch in stream.take_events(
-            settings.service.stage_batch_size, within=settings.service.stage_batch_seconds
-        ):
-            hold(batch)
-            out = Deliveries(STAGE)
-            emitted: list[SlaEvent] = []
-            with sensor.batch(len(batch)) as counted:
-                for event in batch:
-                    events = await apply_or_dead_letter(
-                        event, STAGE, lambda value: apply(model.model_validate_json(value)), out
-                    )
-                    if events is None:
-                        continue
-                    emitted += events
-                    counted.processed += 1
-                    if _kill_marker and events and _kill_marker in event.value:
-                        from mcu.test_hooks import die_before_sla_send
+async def handle(records: list[ConsumerRecord], _generation: int) -> Awaitable[None]:
+    """One fetch of cases and case events: timers moved, their state and events sent; returns the
+    confirmation of everything sent (the consumer commits the fetch after it)."""
+    out = Deliveries(STAGE, producer=app.producer)
+    emitted: list[SlaEvent] = []
+    killed_by: str | None = None
+    async with _state:
+        with sensor.batch(len(records)) as counted:
+            for r in records:
+                event = RecordEvent(r)
+                if r.topic == _CASES:
+                    apply = lambda value: timers.on_case(Case.model_validate_json(value))  # noqa: E731
+                else:
+                    apply = lambda value: _on_event(CaseEvent.model_validate_json(value))  # noqa: E731
+                events = await apply_or_dead_letter(event, STAGE, apply, out)  # type: ignore[arg-type]
+                if events is None:
+                    continue
+                emitted += events
+                counted.processed += 1
+                if _kill_marker and events and _kill_marker in r.value:
+                    killed_by = events[0].message_id
+        await _send_changelog(out)
+    if killed_by is not None:
+        from mcu.test_hooks import die_before_sla_send
 
-                        await die_before_sla_send(app, events[0].message_id)
-                # One confirmation for the batch; what fails stays in the cases' outboxes (the tick re-sends).
-                await _send_outbox(emitted)
-            await out.confirm()
-            release(batch)
+        await out.confirm()  # the state change is on the broker; its events are not
+        await die_before_sla_send(app, killed_by)
+    for e in emitted:
+        await out.send(sla_events_topic, e.message_id.encode(), e.model_dump_json().encode())
+        SLA_EVENTS.labels(kind=e.kind.value, block=str(e.block)).inc()
+    return _confirm(out, emitted)
 
-    agent.__name__ = name
-    app.agent(topic, name=name)(agent)
+
+async def _confirm(out: Deliveries, emitted: list[SlaEvent]) -> None:
+    await out.confirm()
+    if emitted:  # on the brokers: out of the cases' outboxes (that state change goes with a later batch)
+        timers.confirm(emitted)
+        SLA_OUTBOX.set(timers.unsent_cases)
 
 
 def _on_event(event: CaseEvent) -> list[SlaEvent]:
@@ -144,8 +159,40 @@ def _on_event(event: CaseEvent) -> list[SlaEvent]:
         SLA_PENDING.set(timers.pending_events)
 
 
-_agent(cases_topic, "sla_cases", Case, timers.on_case)
-_agent(case_events_topic, "sla_case_events", CaseEvent, _on_event)
+async def _take_over(assigned: set[TopicPartition]) -> None:
+    partitions = {tp.partition for tp in assigned}
+    await table.restore(settings.kafka, partitions)
+    log.info("SLA: owning partitions %s, %d open timers indexed", sorted(table.owned), timers.rebuild())
+
+
+async def _hand_over(revoked: set[TopicPartition]) -> None:
+    # The revoked partitions' batches are confirmed and committed by now (kafkaio/batch_consumer.py).
+    async with _state:
+        await table.release(settings.kafka, {tp.partition for tp in revoked})
+        timers.rebuild()
+
+
+def consumer() -> BatchConsumer:
+    s = settings
+    return batch_consumer(
+        s.kafka,
+        s.service,
+        [_CASES, case_events_topic.get_topic_name()],
+        STAGE,
+        max_records=s.service.stage_batch_size,
+        fetch_wait=s.service.stage_batch_seconds,
+        # Range assignment gives a member the same partition numbers of both topics (co-partitioned).
+        assignors=(RangePartitionAssignor,),
+        on_assigned=_take_over,
+        on_revoked=_hand_over,
+    )
+
+
+@app.task
+async def sla_batches() -> None:
+    for topic in (cases_topic, case_events_topic, sla_events_topic, dlq_topic, changelog):
+        await topic.maybe_declare()
+    await run_batches(STAGE, consumer, handle, settings.service.test_drop_marker)
 
 
 async def _expire_waiting(now: datetime) -> None:
@@ -171,21 +218,19 @@ async def _expire_waiting(now: datetime) -> None:
     SLA_PENDING.set(timers.pending_events)
 
 
-def _owned_partitions() -> set[int]:
-    cases = cases_topic.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == cases}
+async def _flush_state() -> None:
+    """Put the tick's state changes (steps fired, outboxes emptied, waits expired) on the changelog."""
+    out = Deliveries(STAGE, producer=app.producer)
+    async with _state:
+        await _send_changelog(out)
+    await out.confirm()
 
 
 async def sla_tick() -> None:
     """Fire due timers of this worker's partitions; cost follows due timers, not open ones, and is
     bounded per tick (MCU_SLA_TICK_MAX_CASES, sla/tick.py)."""
-    if app.rebalancing or app.tables.recovery.in_recovery or not app.tables.recovery.completed.is_set():
+    if not table.owned:  # nothing assigned yet, or still restoring
         return
-    owned = _owned_partitions()
-    if owned != _active:
-        _active.clear()
-        _active.update(owned)
-        log.info("SLA: owning partitions %s, %d open timers indexed", sorted(owned), timers.rebuild())
     now = datetime.now(UTC)
     await _expire_waiting(now)
     await asyncio.sleep(0)
@@ -199,6 +244,8 @@ async def sla_tick() -> None:
     except Exception:
         log.exception("SLA: sending due events failed; they fire again next tick")
         return
+    finally:
+        await _flush_state()
     if report.more_due:
         log.info("SLA: %d cases fired this tick, more are due: the next ticks go on", report.cases)
 
@@ -222,7 +269,7 @@ async def sla_daily_digest() -> None:
     Timers live with the partitions, so with several SLA workers each sends the part of its own
     partitions (nothing is missed; a head may get one message per worker).
     """
-    if settings.notify.contacts_file is None or not _active:
+    if settings.notify.contacts_file is None or not table.owned:
         return
     now = datetime.now(UTC)
     notifier = make_notifier(settings.notify)

@@ -253,8 +253,10 @@ def batch_consumer(
     max_records: int,
     fetch_wait: float,
     fill_wait: float = 0.0,
+    **hooks: Any,
 ) -> BatchConsumer:
-    """A batch stage's consumer in its own group, ``<MCU_APP_ID>-<stage>``, with the worker's settings."""
+    """A batch stage's consumer in its own group, ``<MCU_APP_ID>-<stage>``, with the worker's settings
+    (``hooks``: the assignors and partition hooks of :class:`BatchConsumer`)."""
     return BatchConsumer(
         kafka,
         topics,
@@ -266,4 +268,5 @@ def batch_consumer(
         max_fetch_bytes=kafka.max_record_bytes * 2,
         fetch_wait=fetch_wait,
         fill_wait=fill_wait,
+        **hooks,
     )
