@@ -3,8 +3,8 @@
 A worker that is given SLA partitions (start, fail-over, scaling) reads their changelog before it
 handles any of their records (kafkaio/changelog_table.py). This fills a compacted topic with N
 SYNTHETIC states (message ids of made-up cases, values of the size bench/sla.py measured for real
-timer states, 186 B), then times ``ChangelogTable.restore`` over every partition, and the second
-take-over after an eager rebalance (released, assigned straight back: no read if nobody wrote).
+timer states, 186 B), then times ``ChangelogTable.restore`` over every partition (what every
+rebalance costs the worker that gets them).
 
     deploy/kafka.sh start
     .venv/bin/python bench/sla_restore.py [--n 200000] [--partitions 12]
@@ -63,11 +63,6 @@ async def run(n: int, partitions: int, brokers: str) -> None:
         print(f"restore of {partitions} partitions: {read:,} records, {len(table):,} keys in {took:.2f} s "
               f"= {read / took:,.0f} records/s; peak RSS +{_rss_mib() - rss:.0f} MiB")  # fmt: skip
 
-        await table.release(kafka, range(partitions))
-        started = time.monotonic()
-        read = await table.restore(kafka, range(partitions))
-        print(f"taken back after an eager rebalance, nobody wrote meanwhile: {read} records read, "
-              f"{len(table):,} keys in {time.monotonic() - started:.2f} s")  # fmt: skip
     finally:
         await admin.delete_topics([topic])
         await admin.close()

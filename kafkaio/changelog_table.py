@@ -17,10 +17,10 @@ Contract:
   unconfirmed, ``acks=False``);
 - a write of a key whose partition is not owned (a timer tick finishing after a rebalance took the
   partition away) is dropped and counted: the partition's new owner holds the newer state;
-- ``release(p…)`` sets revoked partitions aside (after the stage confirmed their writes), with the
-  changelog's end offset at that moment; a partition assigned straight back (an eager rebalance
-  revokes everything, then assigns most of it again) is owned again without a re-read if nobody
-  wrote to its changelog meanwhile, and read anew otherwise.
+- ``drop(p…)`` forgets revoked partitions, after the stage confirmed their writes. A partition
+  assigned again is read again: keeping it would be right only if nobody wrote to its changelog
+  meanwhile, and a worker dropped from the group (session timeout) learns of the revocation after
+  the next owner has written. Reading costs ≈ 2.7 s per million states (bench/sla_restore.py).
 
 The key's partition is computed only for a key the table does not hold (murmur2 is pure Python,
 ≈ 18 µs): a held key's partition is owned by construction, since ``drop`` removes every key of a
@@ -51,7 +51,6 @@ class ChangelogTable(MutableMapping[str, bytes]):
         self._data: dict[str, bytes] = {}
         self._keys: dict[int, set[str]] = {}
         self._pending: dict[str, bytes | None] = {}
-        self._kept: dict[int, tuple[int, dict[str, bytes]]] = {}  # released: (changelog end offset, state)
 
     # -- the mapping the stage's logic reads and writes -----------------------------------------
     def __getitem__(self, key: str) -> bytes:
@@ -93,35 +92,16 @@ class ChangelogTable(MutableMapping[str, bytes]):
 
     def drop(self, partitions: Iterable[int]) -> None:
         for p in partitions:
-            self._set_aside(p)
-            self._kept.pop(p, None)
-
-    def _set_aside(self, p: int) -> dict[str, bytes]:
-        part = {}
-        for key in self._keys.pop(p, ()):
-            part[key] = self._data.pop(key)
-            self._pending.pop(key, None)
-        self.owned.discard(p)
-        return part
-
-    async def release(self, kafka: KafkaSettings, partitions: Iterable[int]) -> None:
-        todo = sorted(set(partitions) & self.owned)
-        if not todo:
-            return
-        parts = {p: self._set_aside(p) for p in todo}
-        try:
-            ends = await _end_offsets(kafka, [TopicPartition(self.topic, p) for p in todo])
-        except Exception as exc:  # nothing kept: a partition that comes back is read again
-            log.warning("changelog %s: end offsets unknown at release (%s); the state is dropped", self.topic, exc)
-            return
-        for p in todo:
-            self._kept[p] = (ends[TopicPartition(self.topic, p)], parts[p])
+            for key in self._keys.pop(p, ()):
+                del self._data[key]
+                self._pending.pop(key, None)
+            self.owned.discard(p)
 
     async def restore(self, kafka: KafkaSettings, partitions: Iterable[int]) -> int:
-        """Own these partitions (and only these): the state set aside when unchanged since, else read
-        from the changelog; returns the records read."""
+        """Own these partitions and only these, each read from the changelog unless owned already;
+        returns the records read."""
         wanted = set(partitions)
-        self.drop(set(self._kept) - wanted)
+        self.drop(self.owned - wanted)
         todo = sorted(wanted - self.owned)
         if not todo:
             return 0
@@ -129,20 +109,12 @@ class ChangelogTable(MutableMapping[str, bytes]):
         tps = [TopicPartition(self.topic, p) for p in todo]
         consumer = _consumer(kafka, f"mcu-restore-{self.topic}")
         read = 0
-        state: dict[int, dict[str, bytes]] = {}
+        state: dict[int, dict[str, bytes]] = {p: {} for p in todo}
         await consumer.start()
         try:
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
-            left = set()
-            for tp in tps:
-                end, part = self._kept.pop(tp.partition, (-1, {}))
-                if end == ends[tp]:  # nobody wrote since it was released here
-                    state[tp.partition] = part
-                else:
-                    state[tp.partition] = {}
-                    if ends[tp] > 0:
-                        left.add(tp)
+            left = {tp for tp in tps if ends[tp] > 0}
             while left:
                 fetched = await consumer.getmany(*left, timeout_ms=RESTORE_FETCH_MS)
                 for tp, records in fetched.items():
@@ -165,7 +137,7 @@ class ChangelogTable(MutableMapping[str, bytes]):
             self._data.update(part)
             self._keys[p] = set(part)
             self.owned.add(p)
-        log.info("changelog %s: took partitions %s, %d records read, %d keys in %.1f s",
+        log.info("changelog %s: restored partitions %s, %d records read, %d keys in %.1f s",
                  self.topic, todo, read, sum(len(s) for s in state.values()), time.monotonic() - started)  # fmt: skip
         return read
 
@@ -181,12 +153,3 @@ def _consumer(kafka: KafkaSettings, client_id: str) -> AIOKafkaConsumer:
         client_id=client_id,
         **client_options(kafka),
     )
-
-
-async def _end_offsets(kafka: KafkaSettings, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-    consumer = _consumer(kafka, "mcu-changelog-ends")
-    await consumer.start()
-    try:
-        return await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()

@@ -168,11 +168,15 @@ async def _take_over(assigned: set[TopicPartition]) -> None:
 async def _hand_over(revoked: set[TopicPartition]) -> None:
     # The revoked partitions' batches are confirmed and committed by now (kafkaio/batch_consumer.py).
     async with _state:
-        await table.release(settings.kafka, {tp.partition for tp in revoked})
+        table.drop({tp.partition for tp in revoked})
         timers.rebuild()
 
 
 def consumer() -> BatchConsumer:
+    # A new member (the first, or one replacing a consumer that failed) owns nothing yet: what the
+    # table held may have been written to by another worker since.
+    table.drop(set(table.owned))
+    timers.rebuild()
     s = settings
     return batch_consumer(
         s.kafka,
