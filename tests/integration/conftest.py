@@ -57,6 +57,13 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             harness.drop_databases(url)
 
 
+@pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test() -> Iterator[None]:
+    yield
+    while harness.STARTED:
+        harness.STARTED.pop().kill()  # a no-op for the ones the test stopped itself
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     """On a failure, show the end of every worker log the test wrote: CI keeps nothing else."""

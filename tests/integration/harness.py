@@ -144,6 +144,12 @@ def pipeline_env(var_dir: Path, brokers: str, **extra: str) -> dict[str, str]:
     return env
 
 
+# Every worker process a test started; the integration conftest stops what is left after each
+# test. A test that failed between starting two workers (the second never became ready) used to
+# leave the first running: six idle workers were found 50 minutes later, eating CPU of later runs.
+STARTED: list[Worker] = []
+
+
 class Worker:
     """One `mcu worker` process with its own web port."""
 
@@ -166,6 +172,7 @@ class Worker:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        STARTED.append(self)
         wait_for(self._ready, timeout, f"worker on port {self.port} to be assigned partitions ({self.log_path})")
         return self
 
