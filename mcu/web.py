@@ -233,11 +233,13 @@ async def _observe_consumer() -> None:
     # Faust keeps the committed offsets privately; reading them beats a second admin client per tick.
     committed = getattr(consumer, "_committed_offset", {})
     # A revoked partition's lag is another worker's now: drop its series, or alerts see stale lag.
-    # Table changelogs are in the assignment only so Faust can restore (actives) or mirror (standbys)
-    # the tables: the group never commits offsets on them and Faust pauses an active changelog once
-    # restored, so aiokafka's highwater for it stays frozen at the last fetch of the recovery. The
-    # difference is neither lag nor progress (a constant 1 on every sla_timers-changelog partition
-    # while the topic held ~140 records each); it would hold mcu_consumer_lag above zero for ever.
+    # Faust table changelogs (the notifier's notify_seen) are in the assignment only so Faust can
+    # restore (actives) or mirror (standbys) the tables: the group never commits offsets on them and
+    # Faust pauses an active changelog once restored, so aiokafka's highwater for it stays frozen at
+    # the last fetch of the recovery. The difference is neither lag nor progress (it was a constant 1
+    # on every partition of the SLA timers' changelog while that was a Faust table); it would hold
+    # mcu_consumer_lag above zero for ever. The SLA table is restored outside any group
+    # (kafkaio/changelog_table.py), so its changelog never shows up here.
     changelogs = app.tables.changelog_topics
     # (topic, partition) -> records not yet committed. Several groups may read one topic (the SLA
     # stage and the cases sink both read `cases`): the series shows the one furthest behind, so the
