@@ -12,7 +12,7 @@ is committed only after its state writes, SLA events and dead letters are all on
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -62,20 +62,22 @@ timers.owns = table.__contains__  # the table holds exactly the keys of the part
 _state = asyncio.Lock()
 
 
-def _send_changelog(out: Deliveries) -> "Awaitable[None]":
-    async def send() -> None:
-        for key, value in table.take_writes():
-            await out.send(changelog, key.encode(), value)  # type: ignore[arg-type]  # None: a tombstone
+async def _send_changelog(out: Deliveries) -> None:
+    for key, value in table.take_writes():
+        await out.send(changelog, key.encode(), value)  # type: ignore[arg-type]  # None: a tombstone
 
-    return send()
+
+def _event_records(events: list[SlaEvent]) -> Iterator[tuple[bytes, bytes]]:
+    """Key and value of each SLA event; counted in mcu_sla_events_total once the caller's send of it
+    returned (the generator resumes only then), as it was counted before."""
+    for e in events:
+        yield e.message_id.encode(), e.model_dump_json().encode()
+        SLA_EVENTS.labels(kind=e.kind.value, block=str(e.block)).inc()
 
 
 async def _emit(events: list[SlaEvent], *, confirmed: bool = False) -> None:
     """Send the events; with ``confirmed``, return only once the broker has every one of them."""
-    pending = []
-    for e in events:
-        pending.append(await sla_events_topic.send(key=e.message_id.encode(), value=e.model_dump_json().encode()))
-        SLA_EVENTS.labels(kind=e.kind.value, block=str(e.block)).inc()
+    pending = [await sla_events_topic.send(key=key, value=value) for key, value in _event_records(events)]
     if confirmed and pending:
         await asyncio.gather(*pending)
 
@@ -117,12 +119,8 @@ async def handle(records: list[ConsumerRecord], _generation: int) -> Awaitable[N
     async with _state:
         with sensor.batch(len(records)) as counted:
             for r in records:
-                event = RecordEvent(r)
-                if r.topic == _CASES:
-                    apply = lambda value: timers.on_case(Case.model_validate_json(value))  # noqa: E731
-                else:
-                    apply = lambda value: _on_event(CaseEvent.model_validate_json(value))  # noqa: E731
-                events = await apply_or_dead_letter(event, STAGE, apply, out)  # type: ignore[arg-type]
+                apply = _apply_case if r.topic == _CASES else _apply_event
+                events = await apply_or_dead_letter(RecordEvent(r), STAGE, apply, out)  # type: ignore[arg-type]
                 if events is None:
                     continue
                 emitted += events
@@ -135,10 +133,17 @@ async def handle(records: list[ConsumerRecord], _generation: int) -> Awaitable[N
 
         await out.confirm()  # the state change is on the broker; its events are not
         await die_before_sla_send(app, killed_by)
-    for e in emitted:
-        await out.send(sla_events_topic, e.message_id.encode(), e.model_dump_json().encode())
-        SLA_EVENTS.labels(kind=e.kind.value, block=str(e.block)).inc()
+    for key, value in _event_records(emitted):
+        await out.send(sla_events_topic, key, value)
     return _confirm(out, emitted)
+
+
+def _apply_case(value: bytes) -> list[SlaEvent]:
+    return timers.on_case(Case.model_validate_json(value))
+
+
+def _apply_event(value: bytes) -> list[SlaEvent]:
+    return _on_event(CaseEvent.model_validate_json(value))
 
 
 async def _confirm(out: Deliveries, emitted: list[SlaEvent]) -> None:
