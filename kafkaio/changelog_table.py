@@ -22,9 +22,8 @@ Contract:
   meanwhile, and a worker dropped from the group (session timeout) learns of the revocation after
   the next owner has written. Reading costs ≈ 2.7 s per million states (bench/sla_restore.py).
 
-The key's partition is computed only for a key the table does not hold (murmur2 is pure Python,
-≈ 18 µs): a held key's partition is owned by construction, since ``drop`` removes every key of a
-partition that stops being owned.
+The key's partition is computed only for a key the table does not hold: a held key's partition is
+owned by construction, since ``drop`` removes every key of a partition that stops being owned.
 """
 
 from __future__ import annotations

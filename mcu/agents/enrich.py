@@ -130,6 +130,7 @@ async def handle(records: list[ConsumerRecord], generation: int) -> Awaitable[No
     """One fetch: cases and dead letters sent; returns their confirmation (the consumer commits after it)."""
     out = Deliveries(STAGE, producer=app.producer)
     await process([RecordEvent(r) for r in records], out)  # type: ignore[misc]
+    await out.hand_over()  # before the next fetch's cases
     return out.confirm()
 
 

@@ -141,6 +141,7 @@ def _make_agent(spec: SinkSpec) -> None:
                     refused = {r.source for r in report.rejected}
                     await apply_stored_events([(e, r) for e, r in records_ if _source(e) not in refused])
                 counted.processed = report.stored
+        await out.hand_over()
         return out.confirm()
 
     def consumer() -> BatchConsumer:

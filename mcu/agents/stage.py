@@ -24,13 +24,16 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerService
 from faust.types import TP, EventT, ProducerT, TopicT
 
 from kafkaio import KafkaSettings
 from kafkaio.batch_consumer import BatchConsumer
+from kafkaio.partitioner import partition_of
 from mcu.metrics import STAGE_BATCH_RECORDS, STAGE_PROCESSED, STAGE_SECONDS, STAGE_SEND_RETRIES, STREAM_OFFSET_GAPS
 from mcu.offset_gaps import OffsetGapSensor
 from mcu.settings import ServiceSettings
@@ -76,8 +79,10 @@ class BatchCount:
 class _Output:
     topic: TopicT
     key: bytes | None
-    value: bytes
-    result: "Awaitable[Any] | BaseException"
+    value: bytes | None  # None: a tombstone
+    # What the producer returned for it, a future shared by its record batch or the error that kept
+    # it from being handed over; None while it waits for the next hand_over().
+    result: "Awaitable[Any] | BaseException | None" = None
 
 
 @dataclass
@@ -91,7 +96,13 @@ class DeliveryFailure:
 
 @dataclass
 class Deliveries:
-    """The outputs of one batch, confirmed together before the batch's input is released."""
+    """The outputs of one batch, confirmed together before the batch's input is released.
+
+    With the app's producer, ``send`` only queues: ``hand_over`` gives the queued outputs to the
+    producer as one record batch per partition, and ``confirm`` hands over what is left first. A
+    stage that returns ``confirm()`` for later must ``await hand_over()`` before it returns, so its
+    outputs reach the producer before those of its next fetch (the changelog's last write wins).
+    """
 
     stage: str
     # The batch stages hand records straight to the app's producer (same durability, acks=all and
@@ -99,9 +110,20 @@ class Deliveries:
     producer: ProducerT | None = None
     outputs: list[_Output] = field(default_factory=list)
     attempts: int = 0
+    _handed: int = 0  # outputs[:_handed] are with the producer
 
-    async def send(self, topic: TopicT, key: bytes | None, value: bytes) -> None:
-        self.outputs.append(_Output(topic, key, value, await _start(topic, key, value, self.producer)))
+    async def send(self, topic: TopicT, key: bytes | None, value: bytes | None) -> None:
+        output = _Output(topic, key, value)
+        self.outputs.append(output)
+        if self.producer is None:  # a lone dead letter (mcu/dead_letters.py): Faust's own path, now
+            output.result = await _start(topic, key, value)
+            self._handed = len(self.outputs)
+
+    async def hand_over(self) -> None:
+        """Give the queued outputs to the producer, in the order they were sent."""
+        queued, self._handed = self.outputs[self._handed :], len(self.outputs)
+        if queued:
+            await _hand_over(self.producer, queued)
 
     async def confirm(self) -> None:
         """Return once Kafka confirmed every output; re-send the failed ones, backing off, until then.
@@ -112,6 +134,7 @@ class Deliveries:
         the broker did keep is harmless. Ops see a stall through mcu_stage_send_retries_total and
         the consumer lag.
         """
+        await self.hand_over()
         pending = self.outputs
         delay = 0.5
         while pending:
@@ -127,19 +150,13 @@ class Deliveries:
             )  # fmt: skip
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-            pending = [
-                _Output(o.topic, o.key, o.value, await _start(o.topic, o.key, o.value, self.producer))
-                for o, _ in failures
-            ]
-        self.outputs = []
+            pending = [_Output(o.topic, o.key, o.value) for o, _ in failures]
+            await _hand_over(self.producer, pending)
+        self.outputs, self._handed = [], 0
 
 
-async def _start(
-    topic: TopicT, key: bytes | None, value: bytes, producer: ProducerT | None = None
-) -> "Awaitable[Any] | BaseException":
+async def _start(topic: TopicT, key: bytes | None, value: bytes | None) -> "Awaitable[Any] | BaseException":
     try:
-        if producer is not None:
-            return await producer.send(topic.get_topic_name(), key, value, None, None, None)
         return await topic.send(key=key, value=value)
     except asyncio.CancelledError:
         raise
@@ -147,12 +164,67 @@ async def _start(
         return exc
 
 
+async def _hand_over(producer: ProducerT | None, outputs: Sequence[_Output]) -> None:
+    """Give ``outputs`` to Kafka; each gets its future or the error that kept it back.
+
+    Per-record ``send`` cost more than the records (a future, pure-Python murmur2 and two copies of
+    the topic's metadata for each one; bench/e2e.py's profile), so keyed outputs go to aiokafka as
+    one record batch per partition, straight to the client under Faust's wrapper, with the partition
+    aiokafka's default partitioner would pick (kafkaio/partitioner.py) and the same durability
+    (acks=all, idempotence: the batch gets its sequence number when the sender drains it).
+    """
+    if producer is None:
+        for o in outputs:
+            o.result = await _start(o.topic, o.key, o.value)
+        return
+    client: AIOKafkaProducer = cast(AIOKafkaProducerService, producer)._ensure_producer()
+    by_partition: dict[tuple[str, int], list[_Output]] = {}
+    counts: dict[str, int] = {}
+    for o in outputs:
+        topic = o.topic.get_topic_name()
+        try:
+            if topic not in counts:
+                counts[topic] = len(await client.partitions_for(topic))
+            if o.key is None:  # no partition it must go to: aiokafka picks one
+                o.result = await client.send(topic, o.value)
+                continue
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the record never left; retried in confirm()
+            o.result = exc
+            continue
+        by_partition.setdefault((topic, partition_of(o.key, counts[topic])), []).append(o)
+    for (topic, partition), group in by_partition.items():
+        batch, members = client.create_batch(), []
+        for o in group:
+            if batch.append(key=o.key, value=o.value, timestamp=None) is None:  # full: the first always fits
+                await _submit(client, batch, topic, partition, members)
+                batch, members = client.create_batch(), []
+                batch.append(key=o.key, value=o.value, timestamp=None)
+            members.append(o)
+        await _submit(client, batch, topic, partition, members)
+
+
+async def _submit(client: AIOKafkaProducer, batch: Any, topic: str, partition: int, members: list[_Output]) -> None:
+    batch.close()  # only these records: aiokafka's per-record send must not add to it
+    result: Awaitable[Any] | BaseException
+    try:
+        result = await client.send_batch(batch, topic, partition=partition)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # KafkaTimeoutError, ProducerClosed: the batch never left; retried in confirm()
+        result = exc
+    for o in members:
+        o.result = result
+
+
 async def _wait(outputs: Sequence[_Output]) -> list[tuple[_Output, DeliveryFailure]]:
-    waiting = [o.result for o in outputs if not isinstance(o.result, BaseException)]
-    results = iter(await asyncio.gather(*waiting, return_exceptions=True))
+    # A batch's future once, however many of its records wait on it.
+    waiting = list({id(o.result): o.result for o in outputs if not isinstance(o.result, BaseException)}.values())
+    outcomes = dict(zip(map(id, waiting), await asyncio.gather(*waiting, return_exceptions=True), strict=True))
     failures = []
     for o in outputs:
-        outcome = o.result if isinstance(o.result, BaseException) else next(results)
+        outcome = o.result if isinstance(o.result, BaseException) else outcomes[id(o.result)]
         if isinstance(outcome, asyncio.CancelledError):
             raise outcome
         if isinstance(outcome, BaseException):

@@ -5,8 +5,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatch
 from faust.types import TP
 
+from kafkaio.partitioner import partition_of
 from mcu.agents.stage import Deliveries, StageSensor
 from mcu.commit_guard import _guarded_new_offset
 from mcu.metrics import STAGE_PROCESSED, STAGE_SEND_RETRIES
@@ -172,27 +175,86 @@ def test_the_commit_guard_never_passes_a_held_record(acked, committed, held, exp
         assert sorted(consumer._acked[TP0]) == acked, "acked offsets above the held one were dropped"
 
 
-class RecordingProducer:
-    """Faust's producer as the batch stages call it: send(topic name, key, value, partition, timestamp, headers)."""
+class FakeKafka:
+    """aiokafka's producer as Deliveries uses it: its own record batches, whose records are read back."""
 
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes]] = []
+    def __init__(self, partitions: int = 4, failing_batches: int = 0) -> None:
+        self.partitions = partitions
+        self.failing_batches = failing_batches
+        self.batches: list[tuple[str, int, list[tuple[bytes | None, bytes | None]]]] = []
+        self.unkeyed: list[tuple[str, bytes | None]] = []
 
-    async def send(self, topic: str, key: bytes | None, value: bytes, *rest: Any) -> "asyncio.Future[Any]":
-        assert rest == (None, None, None)
-        self.sent.append((topic, key, value))
+    def _ensure_producer(self) -> "FakeKafka":  # what Faust's wrapper hands out
+        return self
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partitions))
+
+    def create_batch(self) -> BatchBuilder:
+        return BatchBuilder(2048, 0)  # small: a batch of big records fills up
+
+    async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int) -> "asyncio.Future[Any]":
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        fut.set_result(len(self.sent))
+        if self.failing_batches:
+            self.failing_batches -= 1
+            fut.set_exception(ConnectionError("broker gone"))
+            return fut
+        records = [(r.key, r.value) for r in DefaultRecordBatch(bytes(batch._build()))]
+        self.batches.append((topic, partition, records))
+        fut.set_result(len(self.batches))
+        return fut
+
+    async def send(self, topic: str, value: bytes | None, key: bytes | None = None) -> "asyncio.Future[Any]":
+        self.unkeyed.append((topic, value))
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut.set_result(0)
         return fut
 
 
-def test_with_a_producer_outputs_go_to_it_by_topic_name_not_through_topic_send() -> None:
-    producer, topic = RecordingProducer(), FlakyTopic(10)  # the topic would refuse: it must not be used
+def test_with_a_producer_outputs_go_as_one_batch_per_partition_where_the_key_hashes() -> None:
+    kafka, topic, other = FakeKafka(), FlakyTopic(10), SimpleNamespace(get_topic_name=lambda: "t.other")
+    keys = [f"m{i}".encode() for i in range(40)]
 
     async def run() -> None:
-        out = Deliveries("t", producer=producer)  # type: ignore[arg-type]
-        await out.send(topic, b"k", b"v")  # type: ignore[arg-type]
+        out = Deliveries("t", producer=kafka)  # type: ignore[arg-type]
+        for i, k in enumerate(keys):
+            await out.send(topic, k, b"v%d" % i)  # type: ignore[arg-type]
+        await out.send(other, b"m0", None)  # type: ignore[arg-type]  # a tombstone
+        await out.send(topic, None, b"no key")  # type: ignore[arg-type]
+        assert kafka.batches == [], "send only queues"
+        await out.hand_over()
         await out.confirm()
 
     asyncio.run(run())
-    assert producer.sent == [("t.cases", b"k", b"v")] and topic.tries == {}
+    assert topic.tries == {}, "Faust's Topic.send is not used with a producer"
+    assert kafka.unkeyed == [("t.cases", b"no key")]
+    got: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
+    for name, partition, records in kafka.batches:
+        got.setdefault((name, partition), []).extend(records)
+    expected: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
+    for i, k in enumerate(keys):
+        expected.setdefault(("t.cases", partition_of(k, 4)), []).append((k, b"v%d" % i))
+    expected[("t.other", partition_of(b"m0", 4))] = [(b"m0", None)]
+    assert got == expected, "each record in its key's partition, in the order sent"
+    assert len({p for (name, p) in got if name == "t.cases"}) == 4
+
+
+def test_a_failed_batch_is_sent_again_whole_until_confirmed(monkeypatch) -> None:
+    monkeypatch.setattr("mcu.agents.stage.asyncio.sleep", _no_sleep)
+    kafka, topic = FakeKafka(partitions=1, failing_batches=2), FlakyTopic(0)
+    before = STAGE_SEND_RETRIES.labels(stage="t")._value.get()
+
+    async def run() -> Deliveries:
+        out = Deliveries("t", producer=kafka)  # type: ignore[arg-type]
+        for i in range(3):
+            await out.send(topic, b"k%d" % i, b"x" * 900)  # type: ignore[arg-type]  # two records a batch
+        await out.confirm()
+        return out
+
+    out = asyncio.run(run())
+    stored = [r for _, _, records in kafka.batches for r in records]
+    # both batches of the first try failed: every record of them went again, once
+    assert sorted(stored) == [(b"k%d" % i, b"x" * 900) for i in range(3)]
+    assert [len(records) for _, _, records in kafka.batches] == [2, 1], "re-sent in batches as well"
+    assert out.outputs == [] and out.attempts == 2
+    assert STAGE_SEND_RETRIES.labels(stage="t")._value.get() - before == 3
