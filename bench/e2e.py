@@ -169,14 +169,32 @@ def _assigned(workers: list[Worker]) -> int:
     return sum(1 for w in workers if read_metric(w.scrape(), "mcu_worker_assigned_partitions") > 0)
 
 
-def drop_topics(brokers: str, prefix: str) -> None:
+async def last_first_write(brokers: str, topic: str, keys: int) -> float:
+    """The latest of the keys' first writes to a changelog, epoch seconds (the record timestamps)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=brokers, auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    first: dict[bytes | None, int] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while len(first) < keys and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
+                for r in records:
+                    first.setdefault(r.key, r.timestamp)
+    finally:
+        await consumer.stop()
+    if len(first) < keys:
+        raise RuntimeError(f"{topic}: {len(first)} of {keys} keys written")
+    return max(first.values()) / 1000
+
+
+def drop_topics(brokers: str, *prefixes: str) -> None:
     """The run's topics, deleted at the end: leftovers of earlier runs made every client's metadata
     (all topics, decoded in pure Python by aiokafka) cost ~5 % of the next runs' worker CPU."""
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=brokers)
     try:
-        mine = [t for t in admin.list_topics() if t.startswith(prefix)]
+        mine = [t for t in admin.list_topics() if t.startswith(prefixes)]
         if mine:
             admin.delete_topics(mine, timeout_ms=60_000)
     finally:
@@ -214,12 +232,13 @@ def backlog(args: argparse.Namespace) -> None:
             # end is the last insert's time on the store's clock, this machine's clock too.
             wait_for(lambda: worker.counts()["cases"] >= n, 1800, f"{n} cases", interval=1.0)
             # Every stage: the SLA stage reads `cases` too and may still be behind the sink; its end
-            # is taken on this clock and counts if it is the later one. Polled each 0.1 s: only the
-            # SLA stage's tail is left to wait for, and a scrape of /metrics is cheap next to a
-            # once-a-second poll's up to 1 s of overstated run time.
+            # counts if it is the later one. It is when the stage wrote the last case's first timer
+            # state (the changelog record's time, set on this machine's clock when the stage hands
+            # its batch to the producer), not when a poll saw it: the polls above overstate by up
+            # to their interval.
             sla_done = lambda: sum(read_metric(w.scrape(), "mcu_stage_processed_total", stage="sla") for w in workers)  # noqa: E731
-            wait_for(lambda: sla_done() >= n, 1800, f"SLA stage through {n} cases", interval=0.1)
-            t_sla = time.time()
+            wait_for(lambda: sla_done() >= n, 1800, f"SLA stage through {n} cases", interval=0.5)
+            t_sla = asyncio.run(last_first_write(args.brokers, f"{env['MCU_APP_ID']}-sla_timers-changelog", n))
         finally:
             if trace is not None:
                 trace.stop()
@@ -239,7 +258,7 @@ def backlog(args: argparse.Namespace) -> None:
         try:
             ceiling = asyncio.run(pass_through(args.brokers, raw, env["MCU_TOPIC_PREFIX"] + "ceiling", n))
         finally:
-            drop_topics(args.brokers, env["MCU_TOPIC_PREFIX"])
+            drop_topics(args.brokers, env["MCU_TOPIC_PREFIX"], env["MCU_APP_ID"] + "-")
     enrich_out = subprocess.run(
         [sys.executable, __file__, "--enrichment-only", str(n)], capture_output=True, text=True, check=True
     )
@@ -287,7 +306,7 @@ def steady(args: argparse.Namespace) -> None:
             sla_after = time.perf_counter() - t_cases
         finally:
             worker.stop()
-            drop_topics(args.brokers, env["MCU_TOPIC_PREFIX"])
+            drop_topics(args.brokers, env["MCU_TOPIC_PREFIX"], env["MCU_APP_ID"] + "-")
         p50, p99, worst = query_store(
             var,
             "SELECT quantileExact(0.5)(dateDiff('millisecond', fetched_at, inserted_at)),"
