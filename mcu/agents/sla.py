@@ -174,7 +174,7 @@ async def _take_over(assigned: set[TopicPartition]) -> None:
     log.info("SLA: owning partitions %s, %d open timers indexed", sorted(table.owned), timers.rebuild())
 
 
-async def _hand_over(revoked: set[TopicPartition]) -> None:
+async def _let_go(revoked: set[TopicPartition]) -> None:
     # The revoked partitions' batches are confirmed and committed by now (kafkaio/batch_consumer.py).
     async with _state:
         table.drop({tp.partition for tp in revoked})
@@ -197,7 +197,7 @@ def consumer() -> BatchConsumer:
         # Range assignment gives a member the same partition numbers of both topics (co-partitioned).
         assignors=(RangePartitionAssignor,),
         on_assigned=_take_over,
-        on_revoked=_hand_over,
+        on_revoked=_let_go,
     )
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import ConsumerRecord
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerService
 from faust.types import TP, EventT, ProducerT, TopicT
@@ -98,8 +99,8 @@ class DeliveryFailure:
 class Deliveries:
     """The outputs of one batch, confirmed together before the batch's input is released.
 
-    With the app's producer, ``send`` only queues: ``hand_over`` gives the queued outputs to the
-    producer as one record batch per partition, and ``confirm`` hands over what is left first. A
+    ``send`` only queues: ``hand_over`` gives the queued outputs to the producer (with the app's
+    producer, as one record batch per partition), and ``confirm`` hands over what is left first. A
     stage that returns ``confirm()`` for later must ``await hand_over()`` before it returns, so its
     outputs reach the producer before those of its next fetch (the changelog's last write wins).
     """
@@ -113,11 +114,7 @@ class Deliveries:
     _handed: int = 0  # outputs[:_handed] are with the producer
 
     async def send(self, topic: TopicT, key: bytes | None, value: bytes | None) -> None:
-        output = _Output(topic, key, value)
-        self.outputs.append(output)
-        if self.producer is None:  # a lone dead letter (mcu/dead_letters.py): Faust's own path, now
-            output.result = await _start(topic, key, value)
-            self._handed = len(self.outputs)
+        self.outputs.append(_Output(topic, key, value))
 
     async def hand_over(self) -> None:
         """Give the queued outputs to the producer, in the order they were sent."""
@@ -168,12 +165,12 @@ async def _hand_over(producer: ProducerT | None, outputs: Sequence[_Output]) -> 
     """Give ``outputs`` to Kafka; each gets its future or the error that kept it back.
 
     Per-record ``send`` cost more than the records (a future, pure-Python murmur2 and two copies of
-    the topic's metadata for each one; bench/e2e.py's profile), so keyed outputs go to aiokafka as
+    the topic's metadata for each one; bench/producer.py), so keyed outputs go to aiokafka as
     one record batch per partition, straight to the client under Faust's wrapper, with the partition
     aiokafka's default partitioner would pick (kafkaio/partitioner.py) and the same durability
     (acks=all, idempotence: the batch gets its sequence number when the sender drains it).
     """
-    if producer is None:
+    if producer is None:  # a lone dead letter (mcu/dead_letters.py): Faust's own path
         for o in outputs:
             o.result = await _start(o.topic, o.key, o.value)
         return
@@ -205,7 +202,9 @@ async def _hand_over(producer: ProducerT | None, outputs: Sequence[_Output]) -> 
         await _submit(client, batch, topic, partition, members)
 
 
-async def _submit(client: AIOKafkaProducer, batch: Any, topic: str, partition: int, members: list[_Output]) -> None:
+async def _submit(
+    client: AIOKafkaProducer, batch: BatchBuilder, topic: str, partition: int, members: list[_Output]
+) -> None:
     batch.close()  # only these records: aiokafka's per-record send must not add to it
     result: Awaitable[Any] | BaseException
     try:
