@@ -33,10 +33,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse.errors import InsertError, Verdict, classify
-from sinks.clickhouse.writer import dedup_token, insert_batch
+from sinks.clickhouse.writer import column_types_of, dedup_token, insert_batch
 
 Offset = tuple[str, int, int]  # topic, partition, offset the row was read from
 
@@ -89,6 +90,10 @@ class ClickHouseSink:
         self.table = table
         self.columns = columns
         self.distributed = distributed
+        # Asked of the server once rather than before every insert (a round trip and a parse per
+        # batch, and per half of a split); forgotten after an insert failed for any reason but its
+        # rows, so a table changed under a running sink is asked again.
+        self._types: Sequence[ClickHouseType] | None = None
 
     def write(self, batch: Sequence[SinkRow]) -> DeliveryReport:
         rejected: list[RejectedRow] = []
@@ -100,12 +105,17 @@ class ClickHouseSink:
             rows = batch[lo:hi]
             inserts += 1
             try:
+                client = self._client()
+                if self._types is None:
+                    self._types = column_types_of(client, self.table, self.columns)
                 insert_batch(
-                    self._client(), self.table, self.columns, [r.values for r in rows],
-                    dedup_token(self.table, [r.source for r in rows]), self.distributed,
+                    client, self.table, self.columns, [r.values for r in rows],
+                    dedup_token(self.table, [r.source for r in rows]), self.distributed, self._types,
                 )  # fmt: skip
             except Exception as exc:
                 error = classify(exc)
+                if error.verdict is not Verdict.REJECT:  # the rows' fault says nothing of the table
+                    self._types = None
                 if error.verdict is Verdict.RETRY:
                     raise RetryableInsertError(self.table, error) from exc
                 if hi - lo == 1:

@@ -1,9 +1,10 @@
 """The batch writer: one synchronous insert per batch, idempotent under re-delivery."""
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.driver.client import Client
 
 
@@ -26,12 +27,25 @@ def dedup_token(table: str, offsets: Iterable[tuple[str, int, int]]) -> str:
 
 
 def insert_batch(
-    client: Client, table: str, columns: list[str], rows: list[list[Any]], token: str, distributed: bool = False
+    client: Client,
+    table: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    token: str,
+    distributed: bool = False,
+    column_types: Sequence[ClickHouseType] | None = None,
 ) -> None:
+    """``column_types``: the columns' types as the server gave them before (``column_types_of``);
+    without them clickhouse-connect asks the server (DESCRIBE TABLE) before every insert."""
     # async_insert is on by default in ClickHouse 26.x: a batching sink wants a synchronous insert
     # so that "returned" means "stored" before offsets are committed.
     settings: dict[str, object] = {"async_insert": 0, "insert_deduplication_token": token}
     if distributed:
         # into a Distributed table: return only once the shards have the rows, as with one server
         settings["distributed_foreground_insert"] = 1
-    client.insert(table, rows, column_names=columns, settings=settings)
+    client.insert(table, rows, column_names=columns, column_types=column_types, settings=settings)
+
+
+def column_types_of(client: Client, table: str, columns: list[str]) -> Sequence[ClickHouseType]:
+    """The server's types of ``columns``, asked once (the DESCRIBE an insert would otherwise repeat)."""
+    return client.create_insert_context(table, column_names=columns).column_types

@@ -90,6 +90,42 @@ def test_a_transient_error_mid_split_is_raised_and_the_retry_stores_each_row_onc
     assert count(clickhouse, "SELECT count() FROM cases") == 298
 
 
+class CountingDescribes(FailingAfter):
+    """The real client, counting how often the sink asks the server for the columns' types."""
+
+    def __init__(self, client, n: int = 0) -> None:
+        super().__init__(client, n)
+        self.describes = 0
+
+    def create_insert_context(self, *args, **kwargs):
+        self.describes += 1
+        return self.client.create_insert_context(*args, **kwargs)
+
+
+def test_the_columns_types_are_asked_once_not_before_every_insert(clickhouse):
+    migrate(clickhouse)
+    counting = CountingDescribes(clickhouse)
+    sink = ClickHouseSink(lambda: counting, "cases", rows.CASE_COLUMNS)
+    assert sink.write(case_rows(50)).stored == 50
+    report = sink.write(case_rows(100, poison={60}, topic="cases-2"))  # a split: 13 inserts
+    assert report.inserts > 10 and [r.index for r in report.rejected] == [60]
+    assert report.stored == 99
+    assert counting.describes == 1
+    # the ids m-0 … m-99 but the poison one (the first batch's 50 are among them)
+    assert count(clickhouse, "SELECT count() FROM cases FINAL") == 99
+
+
+def test_after_a_failure_of_the_store_the_types_are_asked_again(clickhouse):
+    migrate(clickhouse)
+    flaky = CountingDescribes(clickhouse, n=2)  # the second insert: a dropped connection
+    sink = ClickHouseSink(lambda: flaky, "cases", rows.CASE_COLUMNS)
+    sink.write(case_rows(10))
+    with pytest.raises(RetryableInsertError):
+        sink.write(case_rows(10, topic="cases-2"))
+    assert sink.write(case_rows(10, topic="cases-2")).stored == 10
+    assert flaky.describes == 2
+
+
 def test_too_many_partitions_in_one_block_is_split_and_nothing_rejected(clickhouse):
     # A table still partitioned by a caller's time, as cases was before migration 0009.
     clickhouse.command(
