@@ -11,6 +11,8 @@ All cases are SYNTHETIC, generated here (channels in rotation, routed to block 3
 4. Events: ``--events`` cases of their own each take 1, 5 and 40 case events (ids as the HTTP API
    makes them, "api:" + 32 hex digits), and the state bytes per case are printed after each: the
    cost of remembering every event id for the life of the case.
+5. Deadlines: what one term's deadline costs the calendar, for starts spread over one day (a
+   day's intake or a backlog: terms in days hit the calendar's per-day answers) and over a year.
 
     .venv/bin/python bench/sla.py [--n 1000000] [--due 10000] [--events 10000]
 """
@@ -34,6 +36,7 @@ from schemas import CaseEventType  # noqa: E402
 from schemas.channels import Channel  # noqa: E402
 from sla.calendar import MSK, WorkingCalendar  # noqa: E402
 from sla.policies import load_policies  # noqa: E402
+from sla.terms import parse_term  # noqa: E402
 from sla.timers import SlaTimers  # noqa: E402
 from tests.unit.sla.factories import make_case, make_event  # noqa: E402
 
@@ -115,6 +118,24 @@ def main() -> None:
     print(f"  tick after restore at 12:15 (80 % of group A): {len(later):,} events {kinds}, {t_later:.0f} ms")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     event_bytes(policies, calendar, args.events)
+    deadline_cost()
+
+
+def deadline_cost(n: int = 50_000) -> None:
+    """µs per ``WorkingCalendar.deadline`` call, by term, on a fresh calendar (its caches cold)."""
+    calendar = WorkingCalendar()
+    calendar.warm(2026, 2028)  # as the worker does at start-up
+    day = datetime(2026, 3, 2, 0, 0, tzinfo=MSK)
+    spreads = {"one day": timedelta(days=1) / n, "one year": timedelta(days=365) / n}
+    for text in ("3 days", "30 days", "1 working day", "10 working days", "4 working hours"):
+        term, cost = parse_term(text), []
+        for name, step in spreads.items():
+            starts = [day + step * i for i in range(n)]
+            t0 = time.perf_counter()
+            for start in starts:
+                calendar.deadline(start, term)
+            cost.append(f"{(time.perf_counter() - t0) / n * 1e6:.1f} µs over {name}")
+        print(f"deadline of {text!r}: " + ", ".join(cost))
 
 
 def event_bytes(policies, calendar, n: int) -> None:  # type: ignore[no-untyped-def]
