@@ -187,6 +187,18 @@ async def last_first_write(brokers: str, topic: str, keys: int) -> float:
     return max(first.values()) / 1000
 
 
+def topic_count(brokers: str) -> int:
+    """Topics on the broker: a run on a broker that holds hundreds left by tests is ~10 % slower
+    (README, issue 14 sixth round), so the figure says what it was measured on."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=brokers)
+    try:
+        return len(admin.list_topics())
+    finally:
+        admin.close()
+
+
 def drop_topics(brokers: str, *prefixes: str) -> None:
     """The run's topics, deleted at the end: leftovers of earlier runs made every client's metadata
     (all topics, decoded in pure Python by aiokafka) cost ~5 % of the next runs' worker CPU."""
@@ -207,6 +219,7 @@ def _store_env(var: Path, brokers: str, **extra: str) -> dict[str, str]:
 
 def backlog(args: argparse.Namespace) -> None:
     n = args.messages
+    topics_before = topic_count(args.brokers)
     with tempfile.TemporaryDirectory(prefix="mcu-bench-") as tmp:
         var = Path(tmp) / "var"
         env = _store_env(var, args.brokers)
@@ -274,7 +287,8 @@ def backlog(args: argparse.Namespace) -> None:
     print(f"bare consume→produce (aiokafka, acks=all): {ceiling:.2f} s = {n / ceiling:,.0f} msg/s")
     print(f"enrichment only, one core (normalise+classify+route+serialise): {enrich_rate:,.0f} msg/s per CPU second"
           f" ({enrich_wall:,.0f} msg/s wall)")  # fmt: skip
-    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores;"
+          f" {topics_before} topics on the broker before the run")  # fmt: skip
     print(f"e2e/enrichment ratio: {pipeline_rate / enrich_rate:.2f}")
 
 
