@@ -188,8 +188,8 @@ async def last_first_write(brokers: str, topic: str, keys: int) -> float:
 
 
 def topic_count(brokers: str) -> int:
-    """Topics on the broker: a run on a broker that holds hundreds left by tests is ~10 % slower
-    (README, issue 14 sixth round), so the figure says what it was measured on."""
+    """Topics on the broker: a run on a broker that holds hundreds left by tests is a few per cent
+    slower (README, issue 14 sixth round), so the figure says what it was measured on."""
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=brokers)
@@ -200,8 +200,8 @@ def topic_count(brokers: str) -> int:
 
 
 def drop_topics(brokers: str, *prefixes: str) -> None:
-    """The run's topics, deleted at the end: leftovers of earlier runs made every client's metadata
-    (all topics, decoded in pure Python by aiokafka) cost ~5 % of the next runs' worker CPU."""
+    """The run's topics, deleted at the end: leftovers of earlier runs slow the next ones (a client
+    that tracks no topic fetches the metadata of all of them, decoded in pure Python by aiokafka)."""
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=brokers)
