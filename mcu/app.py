@@ -142,11 +142,6 @@ def _topic(name: str) -> faust.TopicT:
     return bytes_topic(*_TOPICS[name])
 
 
-def pipeline_topics() -> list[faust.TopicT]:
-    """The pipeline's topics past intake (cases, case events, SLA events, dead letters, notifications)."""
-    return [_topic(name) for name in _TOPICS if name != "raw_topics"]
-
-
 def __getattr__(name: str) -> Any:
     """settings, app and the pipeline's topics, made on first use (PEP 562)."""
     if name == "settings":

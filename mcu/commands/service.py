@@ -70,12 +70,11 @@ def worker() -> None:
     stages = register({role.value for role in roles})
     click.echo(f"worker {settings.service.app_id}: этапы {', '.join(stages)}", err=True)
     from mcu import loop_lag
-    from mcu.app import pipeline_topics
     from mcu.broker_probe import start_probe
     from mcu.metrics import initialise_series
 
     initialise_series(app, stages)  # labelled series at 0 from the first scrape: see mcu/metrics.py
-    start_probe(app, [t.get_topic_name() for t in pipeline_topics()])
+    start_probe(app)
     loop_lag.start_probe(app)
     if settings.service.test_drop_marker:
         from mcu.test_hooks import install_drop_marker

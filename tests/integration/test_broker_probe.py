@@ -1,5 +1,9 @@
-"""The reachability probe against the real broker: it asks for the worker's own topics, not for every
-topic the cluster holds, and never names a topic that does not exist (mcu/broker_probe.py)."""
+"""The reachability probe against the real broker (mcu/broker_probe.py): it answers without fetching
+every topic's metadata, and it leaves what the producer knows of its topics exactly as it was.
+
+The second half is the one that matters: a probe that made the producer track only some topics
+dropped the partition leaders of the others, and a batch queued for one of them then waited for a
+leader for ever (a bench run hung on the SLA changelog)."""
 
 import asyncio
 import uuid
@@ -8,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
@@ -16,38 +21,48 @@ from mcu.broker_probe import probe_once
 pytestmark = pytest.mark.kafka
 
 
-def test_the_probe_asks_for_the_workers_topics_and_creates_none(brokers: str) -> None:
+def test_the_probe_answers_and_leaves_the_producers_metadata_alone(brokers: str) -> None:
     run = uuid.uuid4().hex[:8]
-    ours, missing = f"it-probe-{run}.dlq", f"it-probe-{run}.notifications"
+    topics = [f"it-probe-{run}.a", f"it-probe-{run}.b"]
     admin = KafkaAdminClient(bootstrap_servers=brokers)
     try:
-        admin.create_topics([NewTopic(ours, 2, 1)])
+        admin.create_topics([NewTopic(t, 2, 1) for t in topics])
 
-        async def probe() -> tuple[list[bool], list[list[str] | None]]:
-            producer = AIOKafkaProducer(bootstrap_servers=brokers)
+        async def probe() -> tuple[list[bool], int, bool, bool]:
+            producer = AIOKafkaProducer(bootstrap_servers=brokers, acks="all", enable_idempotence=True)
             await producer.start()
             client = producer.client
-            asked: list[list[str] | None] = []
+            refreshed = 0
             update = client._metadata_update
 
-            async def spy(cluster: Any, topics: Any) -> Any:
-                asked.append(sorted(topics) if topics else None)  # None: every topic of the cluster
-                return await update(cluster, topics)
+            async def counted(cluster: Any, asked: Any) -> Any:
+                nonlocal refreshed
+                refreshed += 1
+                return await update(cluster, asked)
 
             try:
-                # As Faust's producer starts: no topic tracked, so its metadata is that of every topic.
+                # As Faust's producer runs: no topic tracked, every topic known from the metadata of all.
                 await client.force_metadata_update()
-                client._metadata_update = spy
+                known = client.cluster.topics()
+                assert set(topics) <= known
+                client._metadata_update = counted
                 app = SimpleNamespace(producer=SimpleNamespace(_ensure_producer=lambda: producer))
-                answers = [await probe_once(app, [ours, missing]) for _ in range(3)]  # type: ignore[arg-type]
-                return answers, asked
+                answers = [await probe_once(app) for _ in range(3)]  # type: ignore[arg-type]
+                unchanged = client.cluster.topics() == known and all(
+                    client.cluster.leader_for_partition(TopicPartition(t, p)) is not None
+                    for t in topics
+                    for p in range(2)
+                )
+                # and the producer still writes to a topic it never tracked
+                sent = await asyncio.wait_for(producer.send_and_wait(topics[1], b"after the probes"), 30)
+                return answers, refreshed, unchanged, sent is not None
             finally:
                 await producer.stop()
 
-        answers, asked = asyncio.run(probe())
+        answers, refreshed, unchanged, sent = asyncio.run(probe())
         assert answers == [True, True, True]
-        assert asked and all(topics == [ours] for topics in asked), asked
-        assert missing not in admin.list_topics()  # a probe must not have the broker create it
+        assert refreshed == 0  # the client's metadata was not refreshed (nor fetched for every topic)
+        assert unchanged and sent
     finally:
-        admin.delete_topics([ours])
+        admin.delete_topics(topics)
         admin.close()
