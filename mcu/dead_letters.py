@@ -46,7 +46,7 @@ async def send_dead_letter(event: EventT, stage: str, reason: str, error: str, o
     STAGE_FAILED.labels(stage=stage).inc()
     own = out is None
     out = Deliveries(stage) if out is None else out
-    await out.send(dlq_topic, letter.key.encode() if letter.key else None, letter.model_dump_json().encode())
+    out.send(dlq_topic, letter.key.encode() if letter.key else None, letter.model_dump_json().encode())
     if own:
         await out.confirm()
 

@@ -107,7 +107,7 @@ async def process(events: list[EventT], out: Deliveries) -> None:
             case = await apply_or_dead_letter(event, STAGE, lambda _raw, m=message: enrich(m, now), out)
             if case is None:
                 continue
-            await out.send(cases_topic, case.message_id.encode(), _case_json.dump_json(case))
+            out.send(cases_topic, case.message_id.encode(), _case_json.dump_json(case))
             seen[message.channel.value] = now
             counted.processed += 1
     for channel in seen:

@@ -66,7 +66,7 @@ async def _send_changelog(out: Deliveries) -> None:
     """The table's pending writes to the producer, now: called under ``_state``, so the writes of a
     batch and of a tick reach the changelog in the order they were made (the last one wins)."""
     for key, value in table.take_writes():
-        await out.send(changelog, key.encode(), value)
+        out.send(changelog, key.encode(), value)
     await out.hand_over()
 
 
@@ -137,7 +137,7 @@ async def handle(records: list[ConsumerRecord], _generation: int) -> Awaitable[N
         await out.confirm()  # the state change is on the broker; its events are not
         await die_before_sla_send(app, killed_by)
     for key, value in _event_records(emitted):
-        await out.send(sla_events_topic, key, value)
+        out.send(sla_events_topic, key, value)
     await out.hand_over()
     return _confirm(out, emitted)
 

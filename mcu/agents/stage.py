@@ -113,7 +113,7 @@ class Deliveries:
     attempts: int = 0
     _handed: int = 0  # outputs[:_handed] are with the producer
 
-    async def send(self, topic: TopicT, key: bytes | None, value: bytes | None) -> None:
+    def send(self, topic: TopicT, key: bytes | None, value: bytes | None) -> None:
         self.outputs.append(_Output(topic, key, value))
 
     async def hand_over(self) -> None:

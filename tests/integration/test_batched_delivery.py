@@ -60,7 +60,7 @@ async def _deliver(brokers: str, topic: str, records: list[tuple[bytes, bytes | 
         out = Deliveries("it", producer=_Wrapper(client))  # type: ignore[arg-type]
         target = SimpleNamespace(get_topic_name=lambda: topic)
         for key, value in records:
-            await out.send(target, key, value)  # type: ignore[arg-type]
+            out.send(target, key, value)  # type: ignore[arg-type]
         await out.hand_over()
         await asyncio.wait_for(out.confirm(), 60)
         return out

@@ -48,9 +48,9 @@ def test_confirm_resends_only_what_failed_until_every_output_is_confirmed(monkey
 
     async def run() -> Deliveries:
         out = Deliveries("t")
-        await out.send(ok, b"a", b"1")  # type: ignore[arg-type]
-        await out.send(flaky, b"b", b"2")  # type: ignore[arg-type]
-        await out.send(flaky, b"c", b"3")  # type: ignore[arg-type]
+        out.send(ok, b"a", b"1")  # type: ignore[arg-type]
+        out.send(flaky, b"b", b"2")  # type: ignore[arg-type]
+        out.send(flaky, b"c", b"3")  # type: ignore[arg-type]
         await out.confirm()
         return out
 
@@ -67,7 +67,7 @@ def test_confirm_does_not_return_while_an_output_keeps_failing(monkeypatch) -> N
 
     async def run() -> None:
         out = Deliveries("t")
-        await out.send(never, b"k", b"v")  # type: ignore[arg-type]
+        out.send(never, b"k", b"v")  # type: ignore[arg-type]
         await asyncio.wait_for(out.confirm(), timeout=0.5)
 
     with pytest.raises(TimeoutError):
@@ -218,9 +218,9 @@ def test_with_a_producer_outputs_go_as_one_batch_per_partition_where_the_key_has
     async def run() -> None:
         out = Deliveries("t", producer=kafka)  # type: ignore[arg-type]
         for i, k in enumerate(keys):
-            await out.send(topic, k, b"v%d" % i)  # type: ignore[arg-type]
-        await out.send(other, b"m0", None)  # type: ignore[arg-type]  # a tombstone
-        await out.send(topic, None, b"no key")  # type: ignore[arg-type]
+            out.send(topic, k, b"v%d" % i)  # type: ignore[arg-type]
+        out.send(other, b"m0", None)  # type: ignore[arg-type]  # a tombstone
+        out.send(topic, None, b"no key")  # type: ignore[arg-type]
         assert kafka.batches == [], "send only queues"
         await out.hand_over()
         await out.confirm()
@@ -247,7 +247,7 @@ def test_a_failed_batch_is_sent_again_whole_until_confirmed(monkeypatch) -> None
     async def run() -> Deliveries:
         out = Deliveries("t", producer=kafka)  # type: ignore[arg-type]
         for i in range(3):
-            await out.send(topic, b"k%d" % i, b"x" * 900)  # type: ignore[arg-type]  # two records a batch
+            out.send(topic, b"k%d" % i, b"x" * 900)  # type: ignore[arg-type]  # two records a batch
         await out.confirm()
         return out
 
