@@ -26,7 +26,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 # The repository instead of bench/ itself: bench/sla_calendar.py would shadow the standard library's.
 sys.path.remove(sys.path[0])
@@ -187,30 +190,30 @@ async def last_first_write(brokers: str, topic: str, keys: int) -> float:
     return max(first.values()) / 1000
 
 
+@contextmanager
+def _admin(brokers: str) -> Iterator[Any]:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=brokers)
+    try:
+        yield admin
+    finally:
+        admin.close()
+
+
 def topic_count(brokers: str) -> int:
     """Topics on the broker: a run on a broker that holds hundreds left by tests is a few per cent
     slower (README, issue 14 sixth round), so the figure says what it was measured on."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=brokers)
-    try:
+    with _admin(brokers) as admin:
         return len(admin.list_topics())
-    finally:
-        admin.close()
 
 
 def drop_topics(brokers: str, *prefixes: str) -> None:
-    """The run's topics, deleted at the end: leftovers of earlier runs slow the next ones (a client
-    that tracks no topic fetches the metadata of all of them, decoded in pure Python by aiokafka)."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=brokers)
-    try:
+    """The run's topics, deleted at the end: leftovers of earlier runs slow the next ones."""
+    with _admin(brokers) as admin:
         mine = [t for t in admin.list_topics() if t.startswith(prefixes)]
         if mine:
             admin.delete_topics(mine, timeout_ms=60_000)
-    finally:
-        admin.close()
 
 
 def _store_env(var: Path, brokers: str, **extra: str) -> dict[str, str]:

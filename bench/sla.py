@@ -122,7 +122,8 @@ def main() -> None:
 
 
 def deadline_cost(n: int = 50_000) -> None:
-    """µs per ``WorkingCalendar.deadline`` call, by term, on a fresh calendar (its caches cold)."""
+    """µs per ``WorkingCalendar.deadline`` call, by term, on a fresh calendar whose per-day answers
+    fill as the starts go by, as a worker's do."""
     calendar = WorkingCalendar()
     calendar.warm(2026, 2028)  # as the worker does at start-up
     day = datetime(2026, 3, 2, 0, 0, tzinfo=MSK)
