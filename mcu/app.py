@@ -6,12 +6,14 @@ from functools import cache
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaProducer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerService
 from faust.types import ProducerT, TopicT
 from faust.types.auth import CredentialsT
 from mode.utils.objects import cached_property
 
 from kafkaio import KafkaSettings, client_options
+from kafkaio.tracking_producer import TopicTrackingProducer
 from mcu import commit_guard
 from mcu.flow_control import KeepQueuesWhileFlowing
 from mcu.offset_gaps import OffsetGapSensor
@@ -45,7 +47,8 @@ PRODUCER_BATCH_BYTES = 256 * 1024
 
 
 class DurableProducer(AIOKafkaProducerService):
-    """Faust's aiokafka producer with :data:`PRODUCER_DURABILITY` always on.
+    """Faust's aiokafka producer with :data:`PRODUCER_DURABILITY` always on, and one that keeps the
+    partition leaders of every topic it writes to (kafkaio/tracking_producer.py).
 
     Faust turns idempotence on only inside its transactions (``_settings_extra``); the pipeline is
     at-least-once without them, so it is switched on here for every producer Faust builds.
@@ -53,6 +56,10 @@ class DurableProducer(AIOKafkaProducerService):
 
     def _settings_extra(self) -> Mapping[str, Any]:
         return {**super()._settings_extra(), **PRODUCER_DURABILITY}
+
+    @property
+    def _producer_type(self) -> type[AIOKafkaProducer]:
+        return TopicTrackingProducer
 
 
 class McuApp(faust.App):

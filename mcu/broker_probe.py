@@ -11,7 +11,9 @@ instead (as before) fetched and decoded in pure Python every topic on the cluste
 9–28 ms of event loop every 5 s on a broker holding 236 topics, because Faust's producer tracks no
 topic. Making it track a chosen few is worse: the producer then forgets the partition leaders of any
 other topic it writes to (the SLA changelog, Faust's own), and a batch already queued for one of
-them waits for a leader for ever (a bench run hung on it).
+them waits for a leader for ever (a bench run hung on it). The producer now tracks every topic it
+writes to (kafkaio/tracking_producer.py), which closes the same gap when a topic created at start
+is missing from the producer's first view of the cluster.
 """
 
 import asyncio

@@ -12,6 +12,7 @@ import pytest
 from ingest.connectors.events import EventPublisher
 from kafkaio import TopicSettings
 from kafkaio.producer import RawPublisher
+from kafkaio.tracking_producer import TopicTrackingProducer
 from mcu.app import DurableProducer, create_app
 from mcu.settings import Settings, SettingsError
 
@@ -22,6 +23,7 @@ def test_faust_producer_is_idempotent_with_acks_all() -> None:
         assert isinstance(app.producer, DurableProducer)
         client = app.producer._new_producer()  # what Faust starts, with every layer of settings merged
         try:
+            assert isinstance(client, TopicTrackingProducer)  # the worker's stages write through it
             return client._sender._acks, client._txn_manager is not None
         finally:
             await client.client.close()
