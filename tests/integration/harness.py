@@ -157,6 +157,7 @@ class Worker:
         self.port = free_port()
         self.env = {**env, "MCU_WEB_PORT": str(self.port)}
         self.log_path = log_path
+        self.last_counts: dict[str, int] | None = None  # what /counts last answered, for a timeout's message
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -184,7 +185,8 @@ class Worker:
         return health["assigned_partitions"] > 0 and not health["rebalancing"]
 
     def counts(self) -> dict[str, int]:
-        return httpx.get(self.url + "/counts", timeout=10).json()
+        self.last_counts = httpx.get(self.url + "/counts", timeout=10).json()
+        return self.last_counts
 
     def metric(self, name: str, **labels: str) -> float:
         return read_metric(self.scrape(), name, **labels)

@@ -61,12 +61,13 @@ def test_1000_records_make_990_cases_and_10_dead_letters_and_refeeding_adds_noth
     try:
         publish(env, feed)
         wait_for(lambda: worker.counts()["cases"] == 990 and worker.counts()["dead_letters"] == 10, 180,
-                 "990 cases and 10 dead letters")  # fmt: skip
+                 lambda: f"990 cases and 10 dead letters, last seen {worker.last_counts}")  # fmt: skip
 
         publish(env, feed)  # the same 1,000 again
         wait_for(lambda: worker.metric("mcu_sink_rows_total", table="cases") >= 2 * 990, 180,
                  "the re-fed cases to reach the sink")  # fmt: skip
-        wait_for(lambda: worker.counts()["dead_letters"] == 20, 60, "the re-fed dead letters")
+        wait_for(lambda: worker.counts()["dead_letters"] == 20, 60,
+                 lambda: f"the re-fed dead letters, last seen {worker.last_counts}")  # fmt: skip
         assert worker.counts()["cases"] == 990
 
         # the HTTP intake: no token, bad body, then the per-client rate limit
