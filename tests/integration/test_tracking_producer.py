@@ -5,12 +5,15 @@ stage queues records for topic A; another writes to topic B, created since. Plai
 asks for B's metadata alone and forgets A's leaders, so A's batch waits until it expires (Faust
 gives it 20 minutes). The first test shows that this broker and aiokafka version really do that:
 it is what the second test would catch if the fix stopped working, and it fails, saying the fix can
-go, once aiokafka no longer does it.
+go, once aiokafka no longer does it. The third runs a whole worker into that scene, as a CI run met
+it: the SLA changelog missing from the producer's first view of the cluster.
 """
 
 import asyncio
+import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +22,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 from kafkaio.tracking_producer import TopicTrackingProducer
+from tests.integration.harness import Worker, pipeline_env, wait_for
+from tests.integration.test_pipeline import BAD_RECORDS, good_records, publish
 
 pytestmark = pytest.mark.kafka
 LINGER_MS = 1000  # A's batch is still in the accumulator when B's metadata arrives
@@ -104,3 +109,22 @@ def test_the_tracking_producer_delivers_it(brokers: str) -> None:
         admin.close()
     assert a.endswith(".a") and b.endswith(".b")
     assert tracked == {a, b}
+
+
+def test_a_worker_whose_producer_first_meets_the_changelog_when_writing_to_it_delivers_everything(
+    brokers: str, tmp_path: Path
+) -> None:
+    # With 39e4624's producer this stalled like the CI run: the enrich stage's last batch of cases
+    # (and dead letters) queued, the producer's metadata narrowed to the changelog, nothing stored after.
+    hook = Path(__file__).parent / "data" / "changelog_missing_from_full_fetch"
+    env = pipeline_env(tmp_path / "var", brokers)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook), env.get("PYTHONPATH", "")) if p)
+    worker = Worker(env, tmp_path / "worker.log").start()
+    try:
+        publish(env, good_records(990) + [body for body, _ in BAD_RECORDS])
+        wait_for(lambda: (c := worker.counts())["cases"] == 990 and c["dead_letters"] == 10, 120,
+                 lambda: f"990 cases and 10 dead letters, last seen {worker.last_counts}")  # fmt: skip
+    finally:
+        worker.stop()
+    said = f"{env['MCU_APP_ID']}-sla_timers-changelog left out of a full metadata fetch"
+    assert said in worker.log_tail(200), "the hook did not act: the scene was not set"
