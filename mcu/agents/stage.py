@@ -31,6 +31,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import ConsumerRecord
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerService
 from faust.types import TP, EventT, ProducerT, TopicT
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
 from kafkaio import KafkaSettings
 from kafkaio.batch_consumer import BatchConsumer
@@ -300,6 +301,45 @@ async def run_batches(
 
 # The batch consumers running in this worker, for the lag and assignment gauges (mcu/web.py).
 BATCH_CONSUMERS: list[BatchConsumer] = []
+
+# Topics this worker has declared, by name; one declaration at a time (see declare).
+_DECLARED: set[tuple[str, ...]] = set()
+_DECLARING = asyncio.Lock()
+
+
+async def declare(*topics: TopicT) -> None:
+    """Create what is missing of a stage's topics, retried until the cluster answers; never raises.
+
+    A declaration asks the cluster's controller. Raised out of a stage's task, a lost broker (a
+    fail-over or a rolling restart while the worker starts) stopped the whole worker: Faust stops
+    the app for a task that raised (a CI run, two brokers killed 4 s after the start). Since the
+    producer tracks only the topics it writes to (kafkaio/tracking_producer.py), Faust no longer
+    sees every existing topic in its metadata, so even an existing topic's declaration asks. Declarations
+    go one at a time and each topic once per worker, because the stampede guard behind Faust's
+    ``maybe_declare`` and topic creation leaves the callers that waited on a failed call waiting for
+    ever. Only a cancellation (the worker stopping) ends the retries.
+    """
+    async with _DECLARING:
+        for topic in topics:
+            names = tuple(sorted(topic.topics))
+            if names in _DECLARED:
+                continue
+            retries = AsyncRetrying(
+                wait=wait_exponential(multiplier=0.5, max=MAX_BACKOFF_SECONDS), before_sleep=_declare_failed(names)
+            )
+            async for attempt in retries:
+                with attempt:
+                    await topic.declare()
+            _DECLARED.add(names)
+
+
+def _declare_failed(names: tuple[str, ...]) -> Callable[[RetryCallState], None]:
+    def log_it(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("declaring %s failed (attempt %d: %s); retrying", ", ".join(names), state.attempt_number,
+                    _describe(error) if error else "")  # fmt: skip
+
+    return log_it
 
 
 class RecordEvent:

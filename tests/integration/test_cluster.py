@@ -7,12 +7,14 @@ up for the next. Every test prints its wall time and the recovery times it measu
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -321,3 +323,41 @@ def test_a_simulated_day_through_one_and_two_enrich_workers_gives_the_same_clust
     assert problems_one == problems_two
     assert sum(int(row[2]) for row in problems_one[1:]) == n, f"not every message in the report: {problems_one}"
     print(f"\n{n} messages, {len(set(clustered))} clusters; problems per day: {problems_one}")
+
+
+def test_a_stage_declaring_its_topics_while_two_brokers_are_down_waits_for_them(
+    cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What a stage's task does after the worker started (mcu/agents/stage.py declare), with the
+    # worker's own Faust producer: a topic of replication 3 cannot be created on one broker, and the
+    # brokers' connections drop under it. Raised out of a stage's task, that stopped the whole worker.
+    from mcu.agents import stage
+    from mcu.app import create_app
+    from mcu.settings import Settings
+
+    name = f"it-declare-{uuid.uuid4().hex[:8]}"
+    app = create_app(Settings.from_env(kafka_brokers=cluster.bootstrap, topic_replication_factor=3))
+
+    async def scene() -> float:
+        await app.producer.start()
+        try:
+            cluster.sh("kill", "--node", "2")
+            cluster.sh("kill", "--node", "3")
+            back = asyncio.get_running_loop().run_in_executor(None, lambda: (time.sleep(15), cluster.all_up()))
+            started = time.monotonic()
+            await stage.declare(app.topic(name, partitions=3, replicas=3))
+            await back
+            return time.monotonic() - started
+        finally:
+            await app.producer.stop()
+
+    try:
+        took = asyncio.run(scene())
+    finally:
+        cluster.all_up()
+    print(f"\ndeclared {took:.1f} s after two of three brokers were killed (back after 15 s)")
+    assert took >= 15, "the topic was declared with one broker up: the scene was not set"
+    retried = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"declaring {name} failed")]
+    print(f"{len(retried)} attempts refused, the first: {retried[0] if retried else None}")
+    assert retried
+    assert cluster.leaders(name).keys() == {0, 1, 2}

@@ -5,11 +5,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from faust.types import TP
 
 from kafkaio.partitioner import partition_of
+from mcu.agents import stage
 from mcu.agents.stage import Deliveries, StageSensor
 from mcu.commit_guard import _guarded_new_offset
 from mcu.metrics import STAGE_PROCESSED, STAGE_SEND_RETRIES
@@ -258,3 +260,37 @@ def test_a_failed_batch_is_sent_again_whole_until_confirmed(monkeypatch) -> None
     assert [len(records) for _, _, records in kafka.batches] == [2, 1], "re-sent in batches as well"
     assert out.outputs == [] and out.attempts == 2
     assert STAGE_SEND_RETRIES.labels(stage="t")._value.get() - before == 3
+
+
+class UndeclaredTopic:
+    """A topic whose declaration fails ``failures`` times, as when the controller was just killed."""
+
+    def __init__(self, *names: str, failures: int = 0) -> None:
+        self.topics = list(names)
+        self.failures = failures
+        self.calls = 0
+
+    async def declare(self) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise KafkaConnectionError("Connection at 127.0.0.1:54725 closed")
+
+
+def test_declare_retries_a_lost_controller_and_declares_each_topic_once_per_worker(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(stage, "MAX_BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(stage, "_DECLARED", set())
+    monkeypatch.setattr(stage, "_DECLARING", asyncio.Lock())  # of this test's event loop
+    flaky = UndeclaredTopic("t.raw.a", "t.raw.b", failures=3)
+    cases, cases_again = UndeclaredTopic("t.cases"), UndeclaredTopic("t.cases")
+
+    async def start() -> None:
+        # Two stages declaring at once, as the worker's tasks do; neither may raise.
+        await asyncio.gather(stage.declare(flaky, cases), stage.declare(cases_again, flaky))
+
+    asyncio.run(start())
+    assert flaky.calls == 4  # three refusals, then created
+    assert (cases.calls, cases_again.calls) == (1, 0)  # the same topic, declared once
+    retries = [r.getMessage() for r in caplog.records if "declaring" in r.getMessage()]
+    assert len(retries) == 3 and "t.raw.a, t.raw.b failed (attempt 1: KafkaConnectionError" in retries[0]
