@@ -20,8 +20,8 @@ from classify.registry import ModelHolder, ModelRegistry
 from ingest.normalize import Rejected, normalize_record
 from kafkaio.batch_consumer import BatchConsumer
 from kafkaio.wire import decode_headers
-from mcu.agents.stage import Deliveries, RecordEvent, StageSensor, batch_consumer, declare, run_batches
-from mcu.app import app, cases_topic, dlq_topic, raw_topics, settings
+from mcu.agents.stage import Deliveries, RecordEvent, StageSensor, batch_consumer, run_batches
+from mcu.app import app, cases_topic, raw_topics, settings
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter
 from mcu.metrics import CHANNEL_LAST_SEEN, observe_classification
 from schemas import Case, NormalizedMessage
@@ -138,5 +138,5 @@ async def handle(records: list[ConsumerRecord], generation: int) -> Awaitable[No
 async def enrich_batches() -> None:
     # raw.* is read here, not through Faust's streams: see kafkaio/batch_consumer.py for why and
     # for the offset discipline (a batch is committed only after its cases and dead letters are).
-    await declare(raw_topics, cases_topic, dlq_topic)
+    # Its topics were created before the worker consumes (kafkaio/topic_admin.py ensure_topics).
     await run_batches(STAGE, consumer, handle, settings.service.test_drop_marker)

@@ -16,7 +16,7 @@ from faust.types import EventT, TopicT
 from pydantic import BaseModel, ValidationError
 
 from kafkaio.batch_consumer import BatchConsumer
-from mcu.agents.stage import Deliveries, RecordEvent, StageSensor, batch_consumer, declare, run_batches
+from mcu.agents.stage import Deliveries, RecordEvent, StageSensor, batch_consumer, run_batches
 from mcu.app import app, case_events_topic, cases_topic, dlq_topic, notifications_topic, settings, sla_events_topic
 from mcu.corrections import apply_stored_events
 from mcu.dead_letters import send_dead_letter
@@ -157,7 +157,6 @@ def _make_agent(spec: SinkSpec) -> None:
         )
 
     async def sink_batches() -> None:
-        await declare(spec.topic, dlq_topic)
         await run_batches(f"sink_{spec.table}", consumer, handle, settings.service.test_drop_marker)
 
     sink_batches.__name__ = sink_batches.__qualname__ = f"sink_{spec.table}"

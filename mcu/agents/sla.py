@@ -24,7 +24,7 @@ from aiokafka.structs import ConsumerRecord
 from kafkaio.batch_consumer import BatchConsumer
 from kafkaio.changelog_table import ChangelogTable
 from mcu.agents.stage import Deliveries, RecordEvent, StageSensor, batch_consumer, declare, run_batches
-from mcu.app import app, case_events_topic, cases_topic, dlq_topic, settings, sla_events_topic
+from mcu.app import app, case_events_topic, cases_topic, settings, sla_events_topic
 from mcu.dead_letters import apply_or_dead_letter, send_dead_letter_value
 from mcu.metrics import SLA_EVENTS, SLA_OUTBOX, SLA_PENDING, SLA_PENDING_DROPPED
 from schemas import Case, CaseEvent, SlaEvent
@@ -203,7 +203,9 @@ def consumer() -> BatchConsumer:
 
 @app.task
 async def sla_batches() -> None:
-    await declare(cases_topic, case_events_topic, sla_events_topic, dlq_topic, changelog)
+    # The pipeline's topics were created before the worker consumes (kafkaio/topic_admin.py
+    # ensure_topics); the timers' changelog is this stage's own.
+    await declare(changelog)
     await run_batches(STAGE, consumer, handle, settings.service.test_drop_marker)
 
 
